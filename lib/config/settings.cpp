@@ -1,0 +1,68 @@
+#include "config/settings.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace trainer::config {
+
+int64_t BatchLimit::resolve(int64_t available) const {
+  if (!is_fraction) return std::min<int64_t>(available, static_cast<int64_t>(value));
+  return static_cast<int64_t>(std::floor(value * static_cast<double>(available)));
+}
+
+const char* component_kind_name(ComponentKind kind) {
+  switch (kind) {
+    case ComponentKind::model: return "model";
+    case ComponentKind::data: return "data";
+    case ComponentKind::optimizer: return "optimizer";
+  }
+  return "component";
+}
+
+void TrainerSettings::visit(FieldVisitor& v) {
+  v.field("max_epochs", max_epochs, {"Stop after this many epochs; -1 for no limit.", {}, -1});
+  v.field("max_steps", max_steps, {"Stop after this many optimizer steps; -1 for no limit.", {}, -1});
+  v.field("limit_train_batches", limit_train_batches,
+          {"Train batches per epoch: an int counts batches, a float is a fraction of the epoch.", {}, 0});
+  v.field("limit_val_batches", limit_val_batches,
+          {"Validation batches per check: an int counts batches, a float is a fraction; 0 disables validation.", {}, 0});
+  v.field("limit_test_batches", limit_test_batches,
+          {"Test batches: an int counts batches, a float is a fraction.", {}, 0});
+  v.field("check_val_every_n_epoch", check_val_every_n_epoch,
+          {"Validate after every N-th training epoch.", {}, 1});
+}
+
+void AcceleratorSettings::visit(FieldVisitor& v) {
+  v.field("accelerator", accelerator,
+          {"Device type; 'auto' picks CUDA when LibTorch sees a GPU, else the CPU.", {"auto", "cpu", "cuda", "gpu"}});
+  v.field("devices", devices, {"Number of devices, or 'auto'. One process trains on one device."});
+  v.field("precision", precision,
+          {"Numeric precision of training.", {"32", "32-true", "64", "64-true", "bf16-mixed"}});
+  v.field("num_threads", num_threads,
+          {"CPU threads for LibTorch's intra-op pool; 0 uses every core.", {}, 0});
+  v.field("deterministic", deterministic,
+          {"Use deterministic algorithms only, so that reruns with one seed match."});
+}
+
+void LoggerSettings::visit(FieldVisitor& v) {
+  v.field("default_root_dir", default_root_dir,
+          {"Folder that holds run directories <default_root_dir>/<run_name>/version_<N>.", {}, {}, {}, true});
+  v.field("run_name", run_name, {"Name of the run directory group under default_root_dir."});
+  v.field("log_every_n_steps", log_every_n_steps,
+          {"Write step metrics and a progress line every N optimizer steps.", {}, 1});
+}
+
+void ExperimentSettings::visit(FieldVisitor& v) {
+  v.field("seed_everything", seed_everything,
+          {"Seed of every random generator: weights, data split and shuffling.", {}, 0});
+  v.section("trainer", {"Loop, device, precision and logging."}, [this](FieldVisitor& section) {
+    trainer.visit(section);
+    accelerator.visit(section);
+    logger.visit(section);
+  });
+  v.component("model", model, ComponentKind::model, {"The network to train."});
+  v.component("data", data, ComponentKind::data, {"The dataset and its loaders."});
+  v.component("optimizer", optimizer, ComponentKind::optimizer, {"The optimizer and its arguments."});
+}
+
+}  // namespace trainer::config

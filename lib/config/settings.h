@@ -1,0 +1,68 @@
+#pragma once
+/// Plain settings structs filled from YAML. Defaults live in the member initialisers;
+/// each struct's visit() lists its keys once for reading, writing and the schema.
+/// No LibTorch types here: settings are cheap to copy, print and compare.
+
+#include <cstdint>
+#include <string>
+
+#include "config/fields.h"
+
+namespace trainer::config {
+
+/// The loop: how long to train and on how much data. YAML keys under `trainer:`.
+struct TrainerSettings {
+  int64_t max_epochs = 10;
+  int64_t max_steps = -1;
+  BatchLimit limit_train_batches;
+  BatchLimit limit_val_batches;
+  BatchLimit limit_test_batches;
+  int64_t check_val_every_n_epoch = 1;
+
+  void visit(FieldVisitor& v);
+};
+
+/// Device, precision and threads. YAML keys under `trainer:`, as in Lightning.
+struct AcceleratorSettings {
+  std::string accelerator = "auto";
+  std::string devices = "auto";
+  std::string precision = "32";
+  int64_t num_threads = 0;
+  bool deterministic = false;
+
+  void visit(FieldVisitor& v);
+};
+
+/// Console and metric files. YAML keys under `trainer:`.
+struct LoggerSettings {
+  std::string default_root_dir = "runs";
+  std::string run_name = "default";
+  int64_t log_every_n_steps = 50;
+
+  void visit(FieldVisitor& v);
+};
+
+struct ModelSettings : Component {};
+
+struct DataSettings : Component {
+  DataSettings() { class_path = "fashion_mnist"; }
+};
+
+struct OptimizerSettings : Component {
+  OptimizerSettings() { class_path = "adam"; }
+};
+
+/// A whole experiment config: what one `--config` file (or several merged) describes.
+struct ExperimentSettings {
+  int64_t seed_everything = 0;
+  TrainerSettings trainer;
+  AcceleratorSettings accelerator;
+  LoggerSettings logger;
+  ModelSettings model;
+  DataSettings data;
+  OptimizerSettings optimizer;
+
+  void visit(FieldVisitor& v);
+};
+
+}  // namespace trainer::config

@@ -1,0 +1,42 @@
+#pragma once
+/// Metric values and their epoch-level aggregation.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace trainer::logging {
+
+/// Named values in the order they were logged, e.g. {"val/loss", 0.31}, {"val/acc", 0.89}.
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+/// Returns the value of `name` in `metrics`, or NaN when it is absent.
+double find_metric(const Metrics& metrics, const std::string& name);
+
+/// Formats a metric value compactly for logs and CSV (shortest text that reads back exactly).
+std::string format_metric(double value);
+
+/// Sums of (value × weight) kept as tensors on the compute device, so logging a
+/// metric every step costs no device synchronisation; compute() reads them once.
+class MetricAccumulator {
+ public:
+  /// Adds `weighted_sum` (a 0-dim tensor equal to value × weight) and `weight`
+  /// (usually the batch size) to the metric `name`.
+  void add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight);
+  /// Returns each metric's weighted mean and forgets them.
+  Metrics compute_and_reset();
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  struct Entry {
+    std::string name;
+    at::Tensor sum;
+    int64_t weight = 0;
+  };
+  std::vector<Entry> entries_;
+};
+
+}  // namespace trainer::logging

@@ -1,0 +1,36 @@
+#include "trainer/catalog.h"
+
+#include "data/dataset.h"
+#include "models/model.h"
+#include "optim/optimizers.h"
+
+namespace trainer {
+namespace {
+
+template <class RegistryT>
+std::unique_ptr<config::Args> make_from(const RegistryT& registry, const std::string& name) {
+  const auto* entry = registry.find(name);
+  return entry == nullptr ? nullptr : entry->make_args();
+}
+
+}  // namespace
+
+std::vector<std::string> RegistryCatalog::names(config::ComponentKind kind) const {
+  switch (kind) {
+    case config::ComponentKind::model: return models::model_registry().names();
+    case config::ComponentKind::data: return data::data_registry().names();
+    case config::ComponentKind::optimizer: return optim::optimizer_registry().names();
+  }
+  return {};
+}
+
+std::unique_ptr<config::Args> RegistryCatalog::make_args(config::ComponentKind kind, const std::string& name) const {
+  switch (kind) {
+    case config::ComponentKind::model: return make_from(models::model_registry(), name);
+    case config::ComponentKind::data: return make_from(data::data_registry(), name);
+    case config::ComponentKind::optimizer: return make_from(optim::optimizer_registry(), name);
+  }
+  return nullptr;
+}
+
+}  // namespace trainer

@@ -1,0 +1,130 @@
+#include "trainer/checkpoint.h"
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/version.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/errors.h"
+
+namespace trainer {
+namespace {
+
+constexpr const char* kFormat = "trainer-checkpoint";
+constexpr int64_t kFormatVersion = 1;
+
+std::string c10_message(const c10::Error& error) { return error.what_without_backtrace(); }
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+                     const torch::optim::Optimizer* optimizer, const CheckpointInfo& info) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("format_version", c10::IValue(kFormatVersion));
+  archive.write("libtorch_version", c10::IValue(std::string(TORCH_VERSION)));
+  archive.write("epoch", c10::IValue(info.epoch));
+  archive.write("global_step", c10::IValue(info.global_step));
+  archive.write("model_class", c10::IValue(info.model_class));
+  archive.write("config", c10::IValue(info.config_yaml));
+
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  if (optimizer != nullptr) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  try {
+    write_file_atomic(path, bytes.str());
+  } catch (const std::runtime_error& error) {
+    throw CheckpointError(std::string("saving checkpoint: ") + error.what());
+  }
+}
+
+CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+  const std::string where = "checkpoint '" + path + "'";
+  if (!std::filesystem::is_regular_file(path)) throw CheckpointError(where + " not found");
+
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& error) {
+    throw CheckpointError(where + " is not a readable checkpoint (truncated or another format?): " + c10_message(error));
+  }
+
+  CheckpointInfo info;
+  c10::IValue value;
+  if (!archive.try_read("format", value) || !value.isString() || value.toStringRef() != kFormat) {
+    throw CheckpointError(where + " was not written by trainer (no 'format' record)");
+  }
+  archive.read("format_version", value);
+  if (value.toInt() > kFormatVersion) {
+    throw CheckpointError(where + " has format version " + std::to_string(value.toInt()) +
+                          "; this build reads up to version " + std::to_string(kFormatVersion) + "; upgrade trainer");
+  }
+  archive.read("epoch", value);
+  info.epoch = value.toInt();
+  archive.read("global_step", value);
+  info.global_step = value.toInt();
+  archive.read("model_class", value);
+  info.model_class = value.toStringRef();
+  archive.read("config", value);
+  info.config_yaml = value.toStringRef();
+
+  try {
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    model.load(model_archive);
+  } catch (const c10::Error& error) {
+    throw CheckpointError(where + " does not match the configured model (was it trained with other model "
+                          "init_args?): " + c10_message(error));
+  }
+  if (optimizer != nullptr) {
+    torch::serialize::InputArchive optimizer_archive;
+    if (!archive.try_read("optimizer", optimizer_archive)) {
+      throw CheckpointError(where + " holds no optimizer state, so training cannot resume from it");
+    }
+    try {
+      optimizer->load(optimizer_archive);
+    } catch (const c10::Error& error) {
+      throw CheckpointError(where + " holds optimizer state that does not match the configured optimizer: " +
+                            c10_message(error));
+    }
+  }
+  return info;
+}
+
+std::string resolve_checkpoint_path(const std::string& ckpt_path, const std::string& root, const std::string& run_name) {
+  if (ckpt_path != "last") return ckpt_path;
+  namespace fs = std::filesystem;
+  const fs::path group = fs::path(root) / run_name;
+  fs::path newest;
+  fs::file_time_type newest_time;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(group, error)) {
+    const fs::path candidate = entry.path() / "checkpoints" / "last.ckpt";
+    if (!fs::is_regular_file(candidate)) continue;
+    const auto time = fs::last_write_time(candidate, error);
+    if (newest.empty() || time > newest_time) {
+      newest = candidate;
+      newest_time = time;
+    }
+  }
+  if (newest.empty()) {
+    throw CheckpointError("--ckpt_path last: no checkpoints/last.ckpt under '" + group.string() +
+                          "'; run fit first or pass a checkpoint path");
+  }
+  return newest.string();
+}
+
+}  // namespace trainer

@@ -1,0 +1,40 @@
+#pragma once
+/// Checkpoint files: model and optimizer state plus the loop position, written atomically.
+
+#include <cstdint>
+#include <string>
+
+namespace torch::nn {
+class Module;
+}
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace trainer {
+
+/// Everything but the tensors: where the loop stood and what produced the file.
+struct CheckpointInfo {
+  int64_t epoch = 0;        ///< epochs completed
+  int64_t global_step = 0;  ///< optimizer steps completed
+  std::string model_class;  ///< model.class_path, checked on load
+  std::string config_yaml;  ///< the resolved config of the run that wrote it
+};
+
+/// Writes `model`, `optimizer` (may be null) and `info` to `path` through a temporary
+/// file, so `path` always holds either the previous or the new complete checkpoint.
+void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+                     const torch::optim::Optimizer* optimizer, const CheckpointInfo& info);
+
+/// Loads a checkpoint into `model` and, when not null, `optimizer`; returns its info.
+/// Throws CheckpointError naming the file when it is missing, not a checkpoint, or
+/// does not match the model.
+CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model,
+                               torch::optim::Optimizer* optimizer);
+
+/// Resolves `--ckpt_path`: a file path as given, or "last" for the newest
+/// `<root>/<run_name>/version_*/checkpoints/last.ckpt`. Throws CheckpointError.
+std::string resolve_checkpoint_path(const std::string& ckpt_path, const std::string& root,
+                                    const std::string& run_name);
+
+}  // namespace trainer
