@@ -20,6 +20,21 @@ constexpr int64_t kFormatVersion = 1;
 
 std::string c10_message(const c10::Error& error) { return error.what_without_backtrace(); }
 
+using ShapeList = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+
+ShapeList tensor_shapes(const torch::nn::Module& module) {
+  ShapeList shapes;
+  for (const auto& item : module.named_parameters()) shapes.emplace_back(item.key(), item.value().sizes().vec());
+  for (const auto& item : module.named_buffers()) shapes.emplace_back(item.key(), item.value().sizes().vec());
+  return shapes;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
@@ -81,6 +96,9 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   archive.read("config", value);
   info.config_yaml = value.toStringRef();
 
+  // Module::load replaces each tensor with the stored one, whatever its shape, so a
+  // checkpoint of another architecture would load silently; compare shapes after it.
+  const ShapeList expected = tensor_shapes(model);
   try {
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
@@ -88,6 +106,14 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   } catch (const c10::Error& error) {
     throw CheckpointError(where + " does not match the configured model (was it trained with other model "
                           "init_args?): " + c10_message(error));
+  }
+  const ShapeList loaded = tensor_shapes(model);
+  for (size_t i = 0; i < expected.size() && i < loaded.size(); ++i) {
+    if (expected[i].second != loaded[i].second) {
+      throw CheckpointError(where + " does not match the configured model (was it trained with other model "
+                            "init_args?): '" + expected[i].first + "' has shape " + shape_text(loaded[i].second) +
+                            " in the checkpoint but " + shape_text(expected[i].second) + " in the model");
+    }
   }
   if (optimizer != nullptr) {
     torch::serialize::InputArchive optimizer_archive;

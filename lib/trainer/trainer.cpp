@@ -184,6 +184,7 @@ logging::Metrics Trainer::test(const std::string& ckpt_path, const std::string& 
 logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const std::string& ckpt_path,
                                               const std::string& config_yaml) {
   const CheckpointInfo info = load_checkpoint(ckpt_path, *model_, nullptr);
+  model_->to(accelerator_.device(), accelerator_.dtype());  // loading restores the dtype the file was saved in
   if (info.model_class != model_class_) {
     throw CheckpointError("checkpoint '" + ckpt_path + "' holds a '" + info.model_class +
                           "' model but the config asks for '" + model_class_ + "'");
