@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/fields.h"
+#include "core/task.h"
 #include "core/registry.h"
 
 namespace trainer::data {
@@ -15,7 +16,9 @@ namespace trainer::data {
 /// What a model needs to know about the data to size itself.
 struct DataSpec {
   std::vector<int64_t> input_shape;  ///< one sample's shape, without the batch dimension
-  int64_t num_classes = 0;
+  Task task = Task::classification;
+  /// Output width: classes (classification), target columns (regression) or vocabulary size (next_token).
+  int64_t num_outputs = 0;
 };
 
 /// Samples stored as two contiguous tensors indexed along dimension 0.

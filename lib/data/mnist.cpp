@@ -72,7 +72,7 @@ LoadedData load_mnist(const MnistArgs& args) {
   data.train = load_split(args.root, "train");
   data.test = load_split(args.root, "t10k");
   data.spec.input_shape = {1, data.train.inputs.size(2), data.train.inputs.size(3)};
-  data.spec.num_classes = 10;
+  data.spec.num_outputs = 10;
   const double mean = args.mean;
   const double std = args.std;
   data.transform = [mean, std](const at::Tensor& pixels) {

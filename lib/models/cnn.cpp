@@ -32,7 +32,7 @@ struct CnnArgs : config::Args {
 
 class Cnn : public Model {
  public:
-  Cnn(const CnnArgs& args, const data::DataSpec& spec) {
+  Cnn(const CnnArgs& args, const data::DataSpec& spec) : Model(spec.task) {
     if (spec.input_shape.size() != 3) {
       throw UsageError("model 'cnn' needs image inputs (channels, height, width); this dataset's samples have " +
                        std::to_string(spec.input_shape.size()) + " dimensions");
@@ -68,7 +68,7 @@ class Cnn : public Model {
       if (args.dropout > 0) classifier_->push_back(torch::nn::Dropout(args.dropout));
       features = args.hidden_size;
     }
-    classifier_->push_back(torch::nn::Linear(features, spec.num_classes));
+    classifier_->push_back(torch::nn::Linear(features, spec.num_outputs));
     register_module("features", features_);
     register_module("classifier", classifier_);
   }

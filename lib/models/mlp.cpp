@@ -5,6 +5,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/activation.h>
 
+#include "core/errors.h"
 #include "models/model.h"
 
 namespace trainer::models {
@@ -22,7 +23,10 @@ struct MlpArgs : config::Args {
 
 class Mlp : public Model {
  public:
-  Mlp(const MlpArgs& args, const data::DataSpec& spec) {
+  Mlp(const MlpArgs& args, const data::DataSpec& spec) : Model(spec.task) {
+    if (spec.task == Task::next_token) {
+      throw UsageError("model 'mlp' does classification and regression; for next-token data use a sequence model");
+    }
     int64_t width = 1;
     for (int64_t dim : spec.input_shape) width *= dim;
     for (int64_t hidden : args.hidden_sizes) {
@@ -31,7 +35,7 @@ class Mlp : public Model {
       if (args.dropout > 0) layers_->push_back(torch::nn::Dropout(args.dropout));
       width = hidden;
     }
-    layers_->push_back(torch::nn::Linear(width, spec.num_classes));
+    layers_->push_back(torch::nn::Linear(width, spec.num_outputs));
     register_module("layers", layers_);
   }
 

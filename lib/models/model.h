@@ -7,13 +7,28 @@
 
 #include "core/registry.h"
 #include "data/dataset.h"
+#include "data/loader.h"
+#include "models/task.h"
 
 namespace trainer::models {
 
-/// A network that maps a batch of inputs to class logits.
+/// A network the Trainer trains. Its task decides the loss and the metrics.
 class Model : public torch::nn::Module {
  public:
+  explicit Model(Task task) : task_(task) {}
+
   virtual at::Tensor forward(const at::Tensor& inputs) = 0;
+
+  /// Runs one batch (already on the device): forward, then the task's loss and, with
+  /// `with_metrics`, its metric sums. Models that compute their own loss override this.
+  virtual StepOutput step(const data::Batch& batch, bool with_metrics) {
+    return compute_task_loss(task_, forward(batch.inputs), batch.targets, with_metrics);
+  }
+
+  Task task() const { return task_; }
+
+ private:
+  Task task_;
 };
 
 /// Models are built from their init_args and the data's shape (input size, classes),

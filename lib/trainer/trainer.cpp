@@ -51,6 +51,16 @@ Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSet
 
 Trainer::~Trainer() = default;
 
+data::Batch Trainer::to_device(const data::Batch& batch) const {
+  const c10::Device device = accelerator_.device();
+  const at::ScalarType dtype = accelerator_.dtype();
+  // Floating tensors take the precision's dtype; integer ones (labels, token ids) keep theirs.
+  auto move = [&](const at::Tensor& tensor) {
+    return tensor.is_floating_point() ? tensor.to(device, dtype) : tensor.to(device);
+  };
+  return {move(batch.inputs), move(batch.targets)};
+}
+
 bool Trainer::reached_max_steps() const { return settings_.max_steps >= 0 && global_step_ >= settings_.max_steps; }
 
 logging::Metrics Trainer::fit(const std::string& config_yaml) {
@@ -101,39 +111,33 @@ int64_t Trainer::train_epoch(int64_t epoch, int64_t num_batches) {
   data::Loader& loader = data_.train_loader();
   loader.set_epoch(epoch);
   model_->train();
-  const c10::Device device = accelerator_.device();
-  const at::ScalarType dtype = accelerator_.dtype();
 
   auto window_start = Clock::now();
   int64_t window_samples = 0;
   int64_t epoch_samples = 0;
   for (int64_t index = 0; index < num_batches && !reached_max_steps(); ++index) {
-    data::Batch batch = loader.batch(index);
-    const at::Tensor inputs = batch.inputs.to(device, dtype);
-    const at::Tensor targets = batch.targets.to(device);
+    const data::Batch batch = to_device(loader.batch(index));
 
     optimizer_->zero_grad();
-    at::Tensor logits;
+    models::StepOutput output;
     {
       auto autocast = accelerator_.autocast();
-      logits = model_->forward(inputs);
+      output = model_->step(batch, /*with_metrics=*/false);
     }
-    // The loss is computed in full precision even when the forward pass ran in bf16.
-    const at::Tensor loss = at::cross_entropy_loss(logits.to(dtype), targets);
     // NOTE: reading the loss every step synchronises a CUDA device; on CPU it is free.
-    const double loss_value = loss.item<double>();
+    const double loss_value = output.loss.item<double>();
     if (!std::isfinite(loss_value)) {
       throw DivergedError("train/loss is " + std::to_string(loss_value) + " at epoch " + std::to_string(epoch) +
                           " step " + std::to_string(global_step_) + "; the last good checkpoint is '" +
                           (last_checkpoint_.empty() ? std::string("none yet") : last_checkpoint_) +
                           "'; lower the learning rate or check the data");
     }
-    loss.backward();
+    output.loss.backward();
     optimizer_->step();
     ++global_step_;
 
     const int64_t batch_size = batch.size();
-    logger_.accumulate("train/loss", loss.detach() * static_cast<double>(batch_size), batch_size);
+    logger_.accumulate("train/loss", output.loss.detach().mul(static_cast<double>(output.count)), output.count);
     window_samples += batch_size;
     epoch_samples += batch_size;
     if (logger_.step_due(global_step_)) {
@@ -150,27 +154,23 @@ int64_t Trainer::train_epoch(int64_t epoch, int64_t num_batches) {
 
 logging::Metrics Trainer::evaluate(const std::string& stage, data::Loader& loader, const config::BatchLimit& limit) {
   const int64_t num_batches = limit.resolve(loader.num_batches());
-  const c10::Device device = accelerator_.device();
-  const at::ScalarType dtype = accelerator_.dtype();
   const bool was_training = model_->is_training();
   model_->eval();
   torch::NoGradGuard no_grad;
 
   for (int64_t index = 0; index < num_batches; ++index) {
-    const data::Batch batch = loader.batch(index);
-    const at::Tensor targets = batch.targets.to(device);
-    at::Tensor logits;
+    const data::Batch batch = to_device(loader.batch(index));
+    models::StepOutput output;
     {
       auto autocast = accelerator_.autocast();
-      logits = model_->forward(batch.inputs.to(device, dtype));
+      output = model_->step(batch, /*with_metrics=*/true);
     }
-    const at::Tensor loss_sum = at::cross_entropy_loss(logits.to(dtype), targets, {}, at::Reduction::Sum);
-    const at::Tensor correct = logits.argmax(1).eq(targets).sum();
-    logger_.accumulate(stage + "/loss", loss_sum, batch.size());
-    logger_.accumulate(stage + "/acc", correct, batch.size());
+    for (const auto& [name, sum] : output.metric_sums) logger_.accumulate(stage + "/" + name, sum, output.count);
   }
   model_->train(was_training);
-  return logger_.reduce();
+  logging::Metrics metrics = logger_.reduce();
+  models::add_derived_metrics(model_->task(), stage, metrics);
+  return metrics;
 }
 
 logging::Metrics Trainer::validate(const std::string& ckpt_path, const std::string& config_yaml) {

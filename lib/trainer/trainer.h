@@ -19,6 +19,7 @@ class AcceleratorConnector;
 namespace data {
 class DataConnector;
 class Loader;
+struct Batch;
 }  // namespace data
 namespace logging {
 class LoggerConnector;
@@ -57,6 +58,8 @@ class Trainer {
   /// Trains one epoch of `num_batches` batches; returns the number of samples seen.
   int64_t train_epoch(int64_t epoch, int64_t num_batches);
   bool reached_max_steps() const;
+  /// Moves a batch to the accelerator's device and dtype.
+  data::Batch to_device(const data::Batch& batch) const;
 
   config::TrainerSettings settings_;
   std::string model_class_;

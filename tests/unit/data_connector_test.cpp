@@ -32,7 +32,7 @@ TEST_CASE("data connector splits validation by seed") {
   CHECK(data.val_loader().num_samples() == 20);
   CHECK(data.test_loader().num_samples() == 30);
   CHECK(data.spec().input_shape == std::vector<int64_t>{1, 28, 28});
-  CHECK(data.spec().num_classes == 10);
+  CHECK(data.spec().num_outputs == 10);
 
   DataConnector same_seed(settings.data, 7);
   DataConnector other_seed(settings.data, 8);

@@ -13,7 +13,7 @@
 namespace trainer::models {
 namespace {
 
-const data::DataSpec kImages{{1, 28, 28}, 10};
+const data::DataSpec kImages{{1, 28, 28}, Task::classification, 10};
 
 std::shared_ptr<Model> build(const std::string& yaml) {
   const auto settings = testing::settings_from_yaml(yaml);
