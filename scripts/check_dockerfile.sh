@@ -1,36 +1,32 @@
 #!/usr/bin/env bash
 # Checks the Dockerfile statically, for machines without a Docker engine.
-# Usage: scripts/check_dockerfile.sh [DOCKERFILE]   (default: the Dockerfile at the repository root)
+# Usage: scripts/check_dockerfile.sh [DOCKERFILE]   (default: the repository's Dockerfile)
 #
 # Rules, each printed as "ok: ...", "FAIL: ..." or "skip: ...":
-#   1. hadolint passes (apart from DL3008, unpinned apt versions), if hadolint is installed.
-#      Debian 12 does not package hadolint, so on this project's machines the rule is skipped.
+#   1. hadolint passes, ignoring DL3008 (unpinned apt versions); skipped if hadolint is not
+#      installed, as on Debian 12, which does not package it.
 #   2. The file is multi-stage and has the runtime targets `cuda` and `cpu`.
-#   3. Each runtime target has an ENTRYPOINT in exec form (a JSON array) that ends in trainer.
+#   3. Each runtime target has an exec-form ENTRYPOINT (a JSON array) that ends in trainer.
 #   4. Each runtime target's last USER is neither root nor uid 0.
-#   5. Every RUN with `apt-get install` runs `apt-get update` before it, passes
+#   5. Every RUN with `apt-get install` runs `apt-get update` first, passes
 #      --no-install-recommends to each install and removes /var/lib/apt/lists.
 #   6. No ADD fetches a remote URL.
 #   7. The LibTorch version is an ARG with a default, and every download.pytorch.org URL uses it.
-#   8. Every package that `apt-get install` names in the cpu stages (`cpu` and `cpu-*`) exists
-#      in this machine's apt cache. Skipped where apt-cache is missing or the machine is not
-#      Debian 12, the base of those stages.
-# Exits 1 if a rule fails, 2 on a usage error. Heredoc RUNs (RUN <<EOF) are not understood.
+#   8. Every package installed in the cpu stages (`cpu`, `cpu-*`) is in this machine's apt
+#      cache; skipped without apt-cache or on a machine other than Debian 12 (their base).
+# Exits 1 if a rule fails, 2 if the Dockerfile is missing. Heredoc RUNs are not understood.
 set -euo pipefail
 
 dockerfile=${1:-"$(cd "$(dirname "$0")/.." && pwd)/Dockerfile"}
-if [[ ! -f $dockerfile ]]; then
-  echo "error: Dockerfile not found: $dockerfile" >&2
-  exit 2
-fi
+[[ -f $dockerfile ]] || { echo "error: Dockerfile not found: $dockerfile" >&2; exit 2; }
 runtime_stages=(cuda cpu)
 passed=0 failed=0 skipped=0
 ok() { echo "ok: $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL: $1"; failed=$((failed + 1)); }
 skip() { echo "skip: $1"; skipped=$((skipped + 1)); }
 
-# One line per instruction, "STAGE<TAB>KEYWORD<TAB>ARGUMENTS": continuation lines are joined
-# and comment lines dropped, as Docker does. Instructions before the first FROM get "global".
+# One line per instruction, "STAGE<TAB>KEYWORD<TAB>ARGUMENTS", with continuation lines joined
+# and comment lines dropped as Docker does. Instructions before the first FROM get "global".
 instructions=$(awk '
   function emit(text,   keyword, fields, count, i) {
     sub(/^[[:space:]]+/, "", text)
@@ -51,26 +47,23 @@ instructions=$(awk '
     if (buffer ~ /[^[:space:]]/) emit(buffer)
     buffer = "" }
   END { if (buffer ~ /[^[:space:]]/) emit(buffer) }' "$dockerfile")
-# Prints the arguments of every KEYWORD instruction in STAGE ("*" for all stages).
+# Prints the arguments of each KEYWORD instruction in STAGE, or in every stage for "*".
 arguments() { awk -F'\t' -v stage="$1" -v keyword="$2" '($1 == stage || stage == "*") && $2 == keyword { print $3 }' <<<"$instructions"; }
 
 # 1. hadolint
-if command -v hadolint >/dev/null; then
-  if hadolint --failure-threshold warning --ignore DL3008 "$dockerfile"; then ok "hadolint"; else fail "hadolint reported the problems above"; fi
-else
-  skip "hadolint is not installed (Debian 12 does not package it)"
-fi
+if ! command -v hadolint >/dev/null; then skip "hadolint is not installed (Debian 12 does not package it)"
+elif hadolint --failure-threshold warning --ignore DL3008 "$dockerfile"; then ok "hadolint"
+else fail "hadolint reported the problems above"; fi
 
 # 2. Stages
-stages=$(awk -F'\t' '$2 == "FROM" { print $1 }' <<<"$instructions")
+stages=$(arguments "*" FROM | wc -l)
 missing=""
-for stage in "${runtime_stages[@]}"; do grep -qx "$stage" <<<"$stages" || missing+=" $stage"; done
-stage_count=$(grep -c . <<<"$stages" || true)
-if ((stage_count < 2)); then fail "multi-stage: found $stage_count FROM instruction(s), expected at least 2"
-elif [[ -n $missing ]]; then fail "multi-stage: no stage named${missing} (expected FROM ... AS NAME)"
-else ok "multi-stage: $stage_count stages, with the targets ${runtime_stages[*]}"; fi
+for stage in "${runtime_stages[@]}"; do awk -F"\t" '$2 == "FROM" { print $1 }' <<<"$instructions" | grep -qx "$stage" || missing+=" $stage"; done
+if ((stages < 2)); then fail "multi-stage: found $stages FROM instruction(s), expected at least 2"
+elif [[ -n $missing ]]; then fail "multi-stage: no stage named${missing} (expected FROM IMAGE AS NAME)"
+else ok "multi-stage: $stages stages, with the targets ${runtime_stages[*]}"; fi
 
-# 3. ENTRYPOINT and 4. USER, per runtime stage
+# 3. ENTRYPOINT and 4. USER, in each runtime stage
 entry_problems="" user_problems=""
 for stage in "${runtime_stages[@]}"; do
   entrypoint=$(arguments "$stage" ENTRYPOINT | tail -n 1)
@@ -99,7 +92,7 @@ else fail "apt-get:${apt_problems}"; fi
 # 6. Remote ADD
 remote_adds=$(arguments "*" ADD | grep -E '(https?|ftp|git)://|git@' || true)
 if [[ -z $remote_adds ]]; then ok "no ADD of a remote URL"
-else fail "ADD fetches a remote URL (download in a RUN and verify it instead): ${remote_adds//$'\n'/; }"; fi
+else fail "ADD fetches a remote URL (download it in a RUN and verify it instead): ${remote_adds//$'\n'/; }"; fi
 
 # 7. LibTorch version ARG
 urls=$(awk -F'\t' '/download\.pytorch\.org/ { print $3 }' <<<"$instructions")
@@ -109,7 +102,7 @@ elif [[ -z $urls ]]; then fail "LibTorch version: no download.pytorch.org URL fo
 elif [[ -n $hard_coded ]]; then fail "LibTorch version: a download.pytorch.org URL does not use LIBTORCH_VERSION: $hard_coded"
 else ok "LibTorch version is ARG LIBTORCH_VERSION and the download URL uses it"; fi
 
-# 8. cpu packages exist in the apt cache
+# 8. cpu packages in the apt cache
 packages=$(awk -F'\t' '$2 == "RUN" && ($1 == "cpu" || $1 ~ /^cpu-/) {
   count = split($3, parts, /apt-get install/)
   for (i = 2; i <= count; i++) {
@@ -117,16 +110,14 @@ packages=$(awk -F'\t' '$2 == "RUN" && ($1 == "cpu" || $1 ~ /^cpu-/) {
     words = split(segment, word, /[[:space:]]+/)
     for (j = 1; j <= words; j++) if (word[j] != "" && word[j] !~ /^-/) print word[j]
   } }' <<<"$instructions" | sort -u)
-if ! command -v apt-cache >/dev/null; then
-  skip "cpu packages: apt-cache is not available"
-elif ! { grep -qx "ID=debian" /etc/os-release && grep -qx "VERSION_ID=\"12\"" /etc/os-release; } 2>/dev/null; then
+if ! command -v apt-cache >/dev/null; then skip "cpu packages: apt-cache is not available"
+elif ! { grep -qx 'ID=debian' /etc/os-release && grep -qx 'VERSION_ID="12"' /etc/os-release; } 2>/dev/null; then
   skip "cpu packages: this machine is not Debian 12, so its apt cache says nothing about debian:12"
-elif [[ -z $packages ]]; then
-  fail "cpu packages: no apt-get install found in the cpu stages"
+elif [[ -z $packages ]]; then fail "cpu packages: no apt-get install found in the cpu stages"
 else
   not_found=""
   for package in $packages; do apt-cache show "$package" >/dev/null 2>&1 || not_found+=" $package"; done
-  if [[ -z $not_found ]]; then ok "cpu packages: all $(wc -w <<<"$packages") exist in the apt cache"
+  if [[ -z $not_found ]]; then ok "cpu packages: all $(wc -w <<<"$packages") are in the apt cache"
   else fail "cpu packages not in the apt cache (run apt-get update if the cache is empty):$not_found"; fi
 fi
 

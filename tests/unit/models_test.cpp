@@ -16,11 +16,12 @@ namespace {
 const data::DataSpec kImages{{1, 28, 28}, Task::classification, 10};
 
 std::shared_ptr<Model> build(const std::string& yaml) {
+  at::manual_seed(0);
   const auto settings = testing::settings_from_yaml(yaml);
   return model_registry().find(settings.model.class_path)->build(*settings.model.args, kImages);
 }
 
-/// Trains on one fixed random batch and returns the loss before and after 20 steps.
+/// Trains on one fixed random batch and returns the loss before and after 40 steps.
 std::pair<double, double> overfit(Model& model) {
   at::manual_seed(0);
   const at::Tensor inputs = at::randn({16, 1, 28, 28});
@@ -28,7 +29,7 @@ std::pair<double, double> overfit(Model& model) {
   torch::optim::Adam optimizer(model.parameters(), torch::optim::AdamOptions(1e-3));
   double first = 0;
   double last = 0;
-  for (int step = 0; step < 20; ++step) {
+  for (int step = 0; step < 40; ++step) {
     optimizer.zero_grad();
     const at::Tensor loss = at::cross_entropy_loss(model.forward(inputs), targets);
     if (step == 0) first = loss.item<double>();
