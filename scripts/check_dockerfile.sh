@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # Checks the Dockerfile statically, for machines without a Docker engine.
 # Usage: scripts/check_dockerfile.sh [DOCKERFILE]   (default: the repository's Dockerfile)
-#
 # Rules, each printed as "ok: ...", "FAIL: ..." or "skip: ...":
-#   1. hadolint passes, ignoring DL3008 (unpinned apt versions); skipped if hadolint is not
-#      installed, as on Debian 12, which does not package it.
+#   1. hadolint passes, ignoring DL3008 (unpinned apt versions); skipped if it is not installed.
 #   2. The file is multi-stage and has the runtime targets `cuda` and `cpu`.
 #   3. Each runtime target has an exec-form ENTRYPOINT (a JSON array) that ends in trainer.
 #   4. Each runtime target's last USER is neither root nor uid 0.
@@ -24,12 +22,13 @@ passed=0 failed=0 skipped=0
 ok() { echo "ok: $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL: $1"; failed=$((failed + 1)); }
 skip() { echo "skip: $1"; skipped=$((skipped + 1)); }
+report() { if [[ -z $1 ]]; then ok "$2"; else fail "$3"; fi; }  # report PROBLEMS OK_TEXT FAIL_TEXT
 
-# One line per instruction, "STAGE<TAB>KEYWORD<TAB>ARGUMENTS", with continuation lines joined
-# and comment lines dropped as Docker does. Instructions before the first FROM get "global".
+# One line per instruction, "STAGE<TAB>KEYWORD<TAB>ARGUMENTS": continuation lines joined, comment
+# lines dropped (as Docker does) and whitespace squeezed. Stage "global" precedes the first FROM.
 instructions=$(awk '
   function emit(text,   keyword, fields, count, i) {
-    sub(/^[[:space:]]+/, "", text)
+    gsub(/[[:space:]]+/, " ", text); sub(/^ /, "", text)
     keyword = toupper(text); sub(/[[:space:]].*/, "", keyword)
     sub(/^[^[:space:]]+[[:space:]]*/, "", text)
     if (keyword == "FROM") {
@@ -56,9 +55,9 @@ elif hadolint --failure-threshold warning --ignore DL3008 "$dockerfile"; then ok
 else fail "hadolint reported the problems above"; fi
 
 # 2. Stages
-stages=$(arguments "*" FROM | wc -l)
-missing=""
-for stage in "${runtime_stages[@]}"; do awk -F"\t" '$2 == "FROM" { print $1 }' <<<"$instructions" | grep -qx "$stage" || missing+=" $stage"; done
+stage_names=$(awk -F"\t" '$2 == "FROM" { print $1 }' <<<"$instructions")
+stages=$(grep -c . <<<"$stage_names" || true) missing=""
+for stage in "${runtime_stages[@]}"; do grep -qx "$stage" <<<"$stage_names" || missing+=" $stage"; done
 if ((stages < 2)); then fail "multi-stage: found $stages FROM instruction(s), expected at least 2"
 elif [[ -n $missing ]]; then fail "multi-stage: no stage named${missing} (expected FROM IMAGE AS NAME)"
 else ok "multi-stage: $stages stages, with the targets ${runtime_stages[*]}"; fi
@@ -71,10 +70,10 @@ for stage in "${runtime_stages[@]}"; do
   user=$(arguments "$stage" USER | tail -n 1)
   if [[ -z $user || $user =~ ^(root|0)(:.*)?$ ]]; then user_problems+=" $stage: '${user:-none}';"; fi
 done
-if [[ -z $entry_problems ]]; then ok "ENTRYPOINT is an exec-form array ending in trainer"
-else fail "ENTRYPOINT must be a JSON array ending in \"trainer\", got${entry_problems}"; fi
-if [[ -z $user_problems ]]; then ok "USER is not root in the runtime stages"
-else fail "USER must name a non-root user in each runtime stage, got${user_problems}"; fi
+report "$entry_problems" "ENTRYPOINT is an exec-form array ending in trainer" \
+  "ENTRYPOINT must be a JSON array ending in \"trainer\", got${entry_problems}"
+report "$user_problems" "USER is not root in the runtime stages" \
+  "USER must name a non-root user in each runtime stage, got${user_problems}"
 
 # 5. apt-get usage
 apt_problems=""
@@ -86,18 +85,18 @@ while IFS= read -r run; do
   [[ ${counts% *} == "${counts#* }" ]] || apt_problems+=" an install without --no-install-recommends in $short;"
   [[ $run == *"rm -rf /var/lib/apt/lists"* ]] || apt_problems+=" no rm -rf /var/lib/apt/lists/* in $short;"
 done < <(arguments "*" RUN)
-if [[ -z $apt_problems ]]; then ok "apt-get: update, install --no-install-recommends and list cleanup in one RUN"
-else fail "apt-get:${apt_problems}"; fi
+report "$apt_problems" "apt-get: update, install --no-install-recommends and list cleanup in one RUN" \
+  "apt-get:${apt_problems}"
 
 # 6. Remote ADD
 remote_adds=$(arguments "*" ADD | grep -E '(https?|ftp|git)://|git@' || true)
-if [[ -z $remote_adds ]]; then ok "no ADD of a remote URL"
-else fail "ADD fetches a remote URL (download it in a RUN and verify it instead): ${remote_adds//$'\n'/; }"; fi
+report "$remote_adds" "no ADD of a remote URL" \
+  "ADD fetches a remote URL (download it in a RUN and verify it instead): ${remote_adds//$'\n'/; }"
 
 # 7. LibTorch version ARG
 urls=$(awk -F'\t' '/download\.pytorch\.org/ { print $3 }' <<<"$instructions")
 hard_coded=$(grep -v 'LIBTORCH_VERSION' <<<"$urls" || true)
-if ! arguments "*" ARG | grep -qE '^LIBTORCH_VERSION=[^[:space:]]+'; then fail "LibTorch version: no 'ARG LIBTORCH_VERSION=<default>'"
+if ! grep -qE '^LIBTORCH_VERSION=[^[:space:]]+' <<<"$(arguments "*" ARG)"; then fail "LibTorch version: no 'ARG LIBTORCH_VERSION=<default>'"
 elif [[ -z $urls ]]; then fail "LibTorch version: no download.pytorch.org URL found"
 elif [[ -n $hard_coded ]]; then fail "LibTorch version: a download.pytorch.org URL does not use LIBTORCH_VERSION: $hard_coded"
 else ok "LibTorch version is ARG LIBTORCH_VERSION and the download URL uses it"; fi

@@ -30,6 +30,8 @@ void TrainerSettings::visit(FieldVisitor& v) {
           {"Test batches: an int counts batches, a float is a fraction.", {}, 0});
   v.field("check_val_every_n_epoch", check_val_every_n_epoch,
           {"Validate after every N-th training epoch.", {}, 1});
+  v.field("enable_checkpointing", enable_checkpointing,
+          {"Write checkpoints/last.ckpt at the end of every epoch."});
 }
 
 void AcceleratorSettings::visit(FieldVisitor& v) {

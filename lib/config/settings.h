@@ -18,6 +18,7 @@ struct TrainerSettings {
   BatchLimit limit_val_batches;
   BatchLimit limit_test_batches;
   int64_t check_val_every_n_epoch = 1;
+  bool enable_checkpointing = true;
 
   void visit(FieldVisitor& v);
 };

@@ -98,8 +98,11 @@ logging::Metrics Trainer::fit(const std::string& config_yaml) {
                       fmt::format("epoch={} step={} time={:.1f}s train_samples/s={:.0f}", epoch, global_step_,
                                   seconds_since(epoch_start), static_cast<double>(samples) / train_seconds));
 
-    last_checkpoint_ = (std::filesystem::path(checkpoint_dir) / "last.ckpt").string();
-    save_checkpoint(last_checkpoint_, *model_, optimizer_.get(), {epoch + 1, global_step_, model_class_, config_yaml});
+    if (settings_.enable_checkpointing) {
+      last_checkpoint_ = (std::filesystem::path(checkpoint_dir) / "last.ckpt").string();
+      save_checkpoint(last_checkpoint_, *model_, optimizer_.get(),
+                      {epoch + 1, global_step_, model_class_, config_yaml});
+    }
     last_metrics = metrics;
   }
   spdlog::info("fit done steps={} time={:.1f}s checkpoint={}", global_step_, seconds_since(fit_start),
