@@ -11,6 +11,7 @@
 #   docker run --rm --gpus all -v "$PWD/data:/data" -v "$PWD/runs:/runs" trainer:cuda \
 #       fit -c /configs/fashion_mnist_cnn.yaml --data.init_args.root=/data/fashion-mnist
 #
+# For trainer:cpu, drop `--gpus all`.
 # A bind-mounted /runs must be writable by uid 1000, or pass `--user "$(id -u):$(id -g)"`.
 # scripts/check_dockerfile.sh checks this file statically.
 
@@ -44,9 +45,10 @@ FROM debian:12-slim AS cpu
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # libtorch1.13 only Recommends a fast BLAS, so --no-install-recommends would leave the
-# reference BLAS in place, which makes LibTorch 10x or more slower on matrix products.
-# libopenblas0-openmp registers itself as libblas.so.3 and liblapack.so.3 with a higher
-# update-alternatives priority; the last command fails the build if it did not win.
+# reference BLAS as libblas.so.3, which makes matrix products much slower (10x or more is
+# an estimate, not measured here). libopenblas0-openmp registers itself as libblas.so.3 and
+# liblapack.so.3 with a higher update-alternatives priority, and the last command fails the
+# build if OpenBLAS did not become libblas.so.3.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libtorch1.13 libopenblas0-openmp libyaml-cpp0.7 libspdlog1.10 \
@@ -82,19 +84,18 @@ FROM nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04 AS cuda-build
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
-# Ubuntu 22.04 ships CLI11 2.1, spdlog 1.9 and fmt 8.1 (libcli11-dev, libspdlog-dev and
-# libfmt-dev, all in universe).
-# NOTE: these package names were checked against Debian 12 only, since this Dockerfile was
-# never built where it was written (no Docker engine).
+# NOTE: the Ubuntu 22.04 package names and versions here (CLI11 2.1, spdlog 1.9 with fmt 8.1,
+# all in universe) are from memory. Only Debian 12's apt cache could be checked, and this
+# stage has never been built.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         cmake ninja-build g++ unzip curl ca-certificates \
         libyaml-cpp-dev libspdlog-dev libcli11-dev zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 
-# The cxx11-ABI build is required: Ubuntu's yaml-cpp and spdlog pass std::string across
-# their interfaces with the new libstdc++ ABI. Keep LIBTORCH_CUDA in step with the CUDA
-# version of the base images (cu124 for 12.4). Set LIBTORCH_SHA256 to verify the download.
+# The cxx11-ABI build is required because Ubuntu's yaml-cpp and spdlog pass std::string
+# across their interfaces with the new libstdc++ ABI. Keep LIBTORCH_CUDA in step with the
+# CUDA version of the base images (cu124 for 12.4). Set LIBTORCH_SHA256 to verify the zip.
 ARG LIBTORCH_VERSION=2.4.1
 ARG LIBTORCH_CUDA=cu124
 ARG LIBTORCH_URL=https://download.pytorch.org/libtorch/${LIBTORCH_CUDA}/libtorch-cxx11-abi-shared-with-deps-${LIBTORCH_VERSION}%2B${LIBTORCH_CUDA}.zip
@@ -108,7 +109,7 @@ ARG LIBTORCH_SHA256=
 # /usr/include, so spdlog would compile against LibTorch's fmt headers and link Ubuntu's
 # libfmt.so.8. Deleting include/fmt leaves one fmt for our code. LibTorch's compiled-in copy
 # stays, which is safe while its major version, and so its inline namespace (fmt::v10 and
-# so on), differs from Ubuntu's fmt::v8; the step below fails the build if it does not.
+# so on), differs from Ubuntu's fmt::v8. The step below fails the build if the two match.
 # NOTE: that no public LibTorch header includes <fmt/...> was read from PyTorch's CMake
 # files, not tested; a header that did would fail this build at compile time.
 RUN curl --fail --location --silent --show-error --retry 3 --output /tmp/libtorch.zip "${LIBTORCH_URL}" \
@@ -118,10 +119,11 @@ RUN curl --fail --location --silent --show-error --retry 3 --output /tmp/libtorc
     && unzip -q /tmp/libtorch.zip -d /opt \
     && rm /tmp/libtorch.zip \
     && if [ -d /opt/libtorch/include/fmt ]; then \
-        fmt_version="$(awk '$1 == "#define" && $2 == "FMT_VERSION" { print $3; exit }' /opt/libtorch/include/fmt/*.h)"; \
-        if [ "$(( ${fmt_version:-0} / 10000 ))" -eq 8 ]; then \
-            echo "LibTorch ships fmt ${fmt_version}, the major version of Ubuntu's libfmt8;" \
-                "pick another LIBTORCH_VERSION or build spdlog with LibTorch's fmt" >&2; \
+        torch_fmt="$(awk '$1 == "#define" && $2 == "FMT_VERSION" { print int($3 / 10000); exit }' /opt/libtorch/include/fmt/*.h)"; \
+        system_fmt="$(awk '$1 == "#define" && $2 == "FMT_VERSION" { print int($3 / 10000); exit }' /usr/include/fmt/*.h)"; \
+        if [ -n "${torch_fmt}" ] && [ "${torch_fmt}" = "${system_fmt}" ]; then \
+            echo "LibTorch and Ubuntu both ship fmt ${system_fmt}.x, whose symbols share the" \
+                "inline namespace fmt::v${system_fmt} and could collide; pick another LIBTORCH_VERSION" >&2; \
             exit 1; \
         fi; \
         rm -rf /opt/libtorch/include/fmt; \
@@ -140,7 +142,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH
 
 # Stage the runtime files for the next stage: every LibTorch shared library (the CUDA and
 # cuDNN libraries that LibTorch opens with dlopen are not in ldd's output, so all are kept)
-# and the three Ubuntu libraries that trainer links besides the base image's libc and libstdc++.
+# and the three Ubuntu libraries that trainer links and the runtime base image lacks.
 RUN mkdir -p /staging/libtorch /staging/lib \
     && cp -a /opt/libtorch/lib/*.so* /staging/libtorch/ \
     && ldd /build/app/trainer \
@@ -153,9 +155,9 @@ RUN mkdir -p /staging/libtorch /staging/lib \
 
 # ---------------------------------------------------------------------------------------------
 # cuda: the runtime image, and the default target.
-# NOTE: the "shared-with-deps" zip bundles its own CUDA runtime and cuDNN libraries as far as
-# we know, and LD_LIBRARY_PATH puts them first; the cuDNN runtime image is a fallback for any
-# that it does not bundle. A smaller -runtime- or -base- image may do, but that is untested.
+# NOTE: as far as we know, the "shared-with-deps" zip bundles its own CUDA runtime and cuDNN
+# libraries, and LD_LIBRARY_PATH puts them first. The cuDNN runtime image covers any that it
+# does not bundle. A smaller -runtime- or -base- image may be enough, but that is untested.
 FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04 AS cuda
 
 COPY --from=cuda-build /staging/libtorch/ /opt/libtorch/lib/

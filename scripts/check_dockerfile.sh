@@ -2,7 +2,8 @@
 # Checks the Dockerfile statically, for machines without a Docker engine.
 # Usage: scripts/check_dockerfile.sh [DOCKERFILE]   (default: the repository's Dockerfile)
 # Rules, each printed as "ok: ...", "FAIL: ..." or "skip: ...":
-#   1. hadolint passes, ignoring DL3008 (unpinned apt versions); skipped if it is not installed.
+#   1. hadolint reports no warning or error apart from DL3008 (unpinned apt versions).
+#      Skipped if hadolint is not installed.
 #   2. The file is multi-stage and has the runtime targets `cuda` and `cpu`.
 #   3. Each runtime target has an exec-form ENTRYPOINT (a JSON array) that ends in trainer.
 #   4. Each runtime target's last USER is neither root nor uid 0.
@@ -11,7 +12,7 @@
 #   6. No ADD fetches a remote URL.
 #   7. The LibTorch version is an ARG with a default, and every download.pytorch.org URL uses it.
 #   8. Every package installed in the cpu stages (`cpu`, `cpu-*`) is in this machine's apt
-#      cache; skipped without apt-cache or on a machine other than Debian 12 (their base).
+#      cache. Skipped without apt-cache, or unless the machine runs Debian 12 like those stages.
 # Exits 1 if a rule fails, 2 if the Dockerfile is missing. Heredoc RUNs are not understood.
 set -euo pipefail
 
