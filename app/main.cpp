@@ -1,5 +1,5 @@
-// The trainer command line: subcommands, --config files and dotted overrides.
-// This is the only place that catches errors and turns them into exit codes.
+// The trainer command line: binds subcommands and options with CLI11, runs the chosen
+// command, and is the only place that turns errors into exit codes.
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
@@ -7,21 +7,16 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 
-#include "config/load.h"
+#include "commands.h"
 #include "config/problems.h"
 #include "core/errors.h"
-#include "trainer/catalog.h"
-#include "trainer/run.h"
 
 namespace {
 
-struct CommandOptions {
-  std::vector<std::string> configs;
-  std::string ckpt_path;
-  bool print_config = false;
-};
+using trainer::app::ConfigOptions;
 
 void setup_logging(const std::string& level_name) {
   auto logger = spdlog::stderr_color_mt("trainer");
@@ -36,72 +31,20 @@ void setup_logging(const std::string& level_name) {
   spdlog::set_level(level);
 }
 
-int run_command(trainer::Stage stage, const CommandOptions& options, const std::vector<std::string>& extras) {
-  const trainer::RegistryCatalog catalog;
-  const std::vector<trainer::config::Override> overrides = trainer::config::parse_override_args(extras);
-  trainer::config::LoadedConfig loaded = trainer::config::load_config(options.configs, overrides, catalog);
-  if (options.print_config) {
-    std::cout << trainer::config::settings_to_yaml(loaded.settings);
-    return 0;
-  }
-  const trainer::RunResult result = trainer::run_stage(stage, loaded.settings, options.ckpt_path);
-  for (const auto& [name, value] : result.metrics) {
-    spdlog::info("result {}={}", name, trainer::logging::format_metric(value));
-  }
-  // The last line on stdout is the run directory, so scripts can capture it.
-  std::cout << result.run_dir << std::endl;
-  return 0;
+/// Adds --config and accepts dotted overrides after the known options.
+void add_config_options(CLI::App* command, ConfigOptions& options) {
+  command->add_option("-c,--config", options.configs,
+                      "YAML config file; repeat to merge several, later files override earlier ones");
+  command->allow_extras();
+  command->footer(
+      "Overrides: any config key as --section.key=value or --section.key value,\n"
+      "for example --trainer.max_epochs=5 --data.init_args.batch_size=256 --model=mlp");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"trainer: train and evaluate LibTorch models configured by YAML files."};
-  app.set_version_flag("--version", std::string("trainer ") + TRAINER_VERSION);
-  app.require_subcommand(1);
-  const char* env_level = std::getenv("TRAINER_LOG_LEVEL");
-  std::string log_level = env_level != nullptr ? env_level : "info";
-  app.add_option("--log-level", log_level, "Console verbosity: trace, debug, info, warn, error, off (env TRAINER_LOG_LEVEL)");
-
-  struct Subcommand {
-    const char* name;
-    const char* help;
-    trainer::Stage stage;
-  };
-  const Subcommand subcommands[] = {
-      {"fit", "Train a model and write checkpoints, metrics and the resolved config.", trainer::Stage::fit},
-      {"validate", "Evaluate a checkpoint on the validation set.", trainer::Stage::validate},
-      {"test", "Evaluate a checkpoint on the test set.", trainer::Stage::test},
-  };
-  CommandOptions options;
-  std::vector<std::pair<CLI::App*, trainer::Stage>> commands;
-  for (const Subcommand& subcommand : subcommands) {
-    CLI::App* command = app.add_subcommand(subcommand.name, subcommand.help);
-    command->add_option("-c,--config", options.configs,
-                        "YAML config file; repeat to merge several, later files override earlier ones");
-    if (subcommand.stage != trainer::Stage::fit) {
-      command->add_option("--ckpt_path", options.ckpt_path, "Checkpoint to evaluate, or 'last' for the newest");
-    }
-    command->add_flag("--print_config", options.print_config, "Print the resolved config as YAML and exit");
-    command->allow_extras();
-    command->footer(
-        "Overrides: any config key as --section.key=value or --section.key value,\n"
-        "for example --trainer.max_epochs=5 --data.init_args.batch_size=256 --model=mlp");
-    commands.emplace_back(command, subcommand.stage);
-  }
-
+/// Runs `command` and maps every error to its documented exit code (see README.md).
+int run_guarded(const std::function<int()>& command) {
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);  // prints help, the version, or the error
-    return code == 0 ? 0 : static_cast<int>(trainer::ExitCode::usage);
-  }
-
-  try {
-    setup_logging(log_level);
-    for (const auto& [command, stage] : commands) {
-      if (command->parsed()) return run_command(stage, options, command->remaining());
-    }
+    return command();
   } catch (const trainer::config::ConfigError& error) {
     std::cerr << "config error: " << error.what() << std::endl;
     return static_cast<int>(error.code());
@@ -115,5 +58,75 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << error.what() << std::endl;
     return static_cast<int>(trainer::ExitCode::failure);
   }
-  return static_cast<int>(trainer::ExitCode::usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"trainer: train and evaluate LibTorch models configured by YAML files."};
+  app.set_version_flag("--version", std::string("trainer ") + TRAINER_VERSION);
+  app.require_subcommand(1);
+  const char* env_level = std::getenv("TRAINER_LOG_LEVEL");
+  std::string log_level = env_level != nullptr ? env_level : "info";
+  app.add_option("--log-level", log_level,
+                 "Console verbosity: trace, debug, info, warn, error, off (default: $TRAINER_LOG_LEVEL or info)");
+
+  ConfigOptions options;
+  std::string ckpt_path;
+  std::string key;
+  bool print_config = false;
+  std::function<int()> selected;
+
+  struct StageCommand {
+    const char* name;
+    const char* help;
+    trainer::Stage stage;
+  };
+  const StageCommand stage_commands[] = {
+      {"fit", "Train a model and write checkpoints, metrics and the resolved config.", trainer::Stage::fit},
+      {"validate", "Evaluate a checkpoint on the validation set.", trainer::Stage::validate},
+      {"test", "Evaluate a checkpoint on the test set.", trainer::Stage::test},
+  };
+  for (const StageCommand& spec : stage_commands) {
+    CLI::App* command = app.add_subcommand(spec.name, spec.help);
+    add_config_options(command, options);
+    if (spec.stage != trainer::Stage::fit) {
+      command->add_option("--ckpt_path", ckpt_path, "Checkpoint to evaluate, or 'last' for the newest");
+    }
+    command->add_flag("--print_config", print_config, "Print the resolved config as YAML and exit");
+    const trainer::Stage stage = spec.stage;
+    command->callback([&, stage, command] {
+      options.extras = command->remaining();
+      selected = [&, stage] { return trainer::app::run_stage_command(stage, options, ckpt_path, print_config); };
+    });
+  }
+
+  CLI::App* print_command = app.add_subcommand("print-config", "Print the resolved config, every default filled in.");
+  add_config_options(print_command, options);
+  print_command->callback([&] {
+    options.extras = print_command->remaining();
+    selected = [&] { return trainer::app::print_config_command(options); };
+  });
+
+  CLI::App* explain = app.add_subcommand("explain", "Print a key's final value and every source that set it.");
+  explain->add_option("key", key, "Dotted config key, e.g. trainer.max_epochs")->required();
+  add_config_options(explain, options);
+  explain->callback([&] {
+    options.extras = explain->remaining();
+    selected = [&] { return trainer::app::explain_command(options, key); };
+  });
+
+  CLI::App* schema = app.add_subcommand("schema", "Print a JSON Schema of the config for editors.");
+  schema->callback([&] { selected = [] { return trainer::app::schema_command(); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);  // prints help, the version, or the error
+    return code == 0 ? 0 : static_cast<int>(trainer::ExitCode::usage);
+  }
+  return run_guarded([&] {
+    setup_logging(log_level);
+    return selected();
+  });
 }

@@ -8,6 +8,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libcli11-dev libyaml-cpp-dev libspdlog-dev doctest-dev zlib1g-dev
   dataset-fashion-mnist
+  python3-jsonschema python3-yaml
 )
 
 missing=()

@@ -179,7 +179,11 @@ void merge_into(Node& base, const Node& overlay) {
     return;
   }
   if (!base.is_map() || !overlay.is_map()) {
+    // Keep what was replaced, so `trainer explain` can show the whole chain.
+    std::vector<std::pair<std::string, Origin>> replaced = base.replaced;
+    if (base.is_scalar()) replaced.emplace_back(base.text, base.origin);
     base = overlay;
+    base.replaced.insert(base.replaced.begin(), replaced.begin(), replaced.end());
     return;
   }
 

@@ -32,6 +32,9 @@ struct Node {
   std::vector<Node> items;                              ///< sequence items
   Origin origin;      ///< where the value starts
   Origin key_origin;  ///< where its key starts, when it is a map entry from a file
+  std::string via;    ///< how the text was produced, e.g. "${env:EPOCHS}"; empty when written as is
+  /// Earlier values this one replaced while merging sources, oldest first.
+  std::vector<std::pair<std::string, Origin>> replaced;
 
   /// The key's position when known (better for "unknown key" reports), else the value's.
   const Origin& where() const { return key_origin.line > 0 ? key_origin : origin; }

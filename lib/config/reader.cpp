@@ -323,8 +323,23 @@ void interpolate_env(Node& node, const std::string& path, std::vector<Problem>& 
                               ",default}"});
       return;
     }
+    node.via += (node.via.empty() ? "" : " ") + text.substr(start, end - start + 1);
     text.replace(start, end - start + 1, replacement);
     start += replacement.size();
+  }
+}
+
+/// Returns where `dotted_key` was set, or a "default" origin.
+Origin origin_of_key(const Node& merged, const std::string& dotted_key) {
+  const Node* node = find_path(merged, dotted_key);
+  return node != nullptr ? node->origin : Origin{"default", 0, 0, false};
+}
+
+/// Checks rules that involve several keys; each problem names all of them.
+void check_cross_fields(const ExperimentSettings& settings, const Node& merged, std::vector<Problem>& problems) {
+  if (settings.trainer.max_epochs < 0 && settings.trainer.max_steps < 0) {
+    problems.push_back({origin_of_key(merged, "trainer.max_epochs"), "trainer.max_epochs, trainer.max_steps",
+                        "both are -1 (no limit), so fit would never end; set one of them"});
   }
 }
 
@@ -356,6 +371,7 @@ ExperimentSettings read_settings(const Node& merged, const Catalog& catalog) {
   Reader reader(&merged, "", Origin{"config", 0, 0, false}, catalog, problems);
   settings.visit(reader);
   reader.report_unknown_keys();
+  if (problems.empty()) check_cross_fields(settings, merged, problems);
   if (!problems.empty()) {
     // Report in the order a reader of the files would meet them.
     std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {

@@ -74,8 +74,12 @@ std::string format_double(double value) {
   char buffer[64];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
   std::string text(buffer, end);
-  // Keep floats recognisable as floats when read back ("1" would be an int).
-  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  // Keep floats recognisable as floats when read back: "1" would be an int, and
+  // YAML 1.1 readers such as PyYAML take "1e-08" for a string but "1.0e-08" for a float.
+  const size_t exponent = text.find('e');
+  if (text.find('.') == std::string::npos) {
+    text.insert(exponent == std::string::npos ? text.size() : exponent, ".0");
+  }
   return text;
 }
 

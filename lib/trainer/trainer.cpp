@@ -32,11 +32,6 @@ Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSet
                  const config::OptimizerSettings& optimizer, accelerator::AcceleratorConnector& accelerator,
                  logging::LoggerConnector& logger, data::DataConnector& data)
     : settings_(settings), model_class_(model.class_path), accelerator_(accelerator), logger_(logger), data_(data) {
-  if (settings_.max_epochs < 0 && settings_.max_steps < 0) {
-    throw UsageError("trainer.max_epochs and trainer.max_steps are both -1 (no limit), so fit would never end; "
-                     "set one of them");
-  }
-
   const models::ModelRegistry::Entry* model_entry = models::model_registry().find(model.class_path);
   const optim::OptimizerRegistry::Entry* optimizer_entry = optim::optimizer_registry().find(optimizer.class_path);
   if (model_entry == nullptr || !model.args) throw UsageError("unknown model '" + model.class_path + "'");

@@ -4,7 +4,9 @@
 
 #include <cstdlib>
 
+#include "config/explain.h"
 #include "config/load.h"
+#include "config/schema.h"
 #include "config/problems.h"
 #include "test_util.h"
 
@@ -287,6 +289,47 @@ TEST_CASE("override arguments in both spellings") {
 TEST_CASE("closest match accepts small typos only") {
   CHECK(closest_match("max_epoch", {"max_epochs", "max_steps"}) == "max_epochs");
   CHECK(closest_match("zzz", {"max_epochs", "max_steps"}).empty());
+}
+
+}  // namespace
+}  // namespace trainer::config
+
+namespace trainer::config {
+namespace {
+
+TEST_CASE("unlimited epochs and steps is a cross-field error") {
+  CHECK(load_error(std::string(kModel) + "trainer:\n  max_epochs: -1\n") ==
+        "exp.yaml:4:15: trainer.max_epochs, trainer.max_steps: both are -1 (no limit), so fit would never end; "
+        "set one of them");
+}
+
+TEST_CASE("explain shows the chain of sources") {
+  TempDir dir;
+  ::setenv("TRAINER_TEST_STEPS", "9", 1);
+  LoadedConfig loaded = load_text(dir, std::string(kModel) +
+                                           "trainer:\n  max_epochs: 3\n  max_steps: ${env:TRAINER_TEST_STEPS}\n",
+                                  {{"trainer.max_epochs", "5"}});
+  const std::string file = (dir.path() / "exp.yaml").string();
+  CHECK(explain_key(loaded, "trainer.max_epochs") ==
+        "trainer.max_epochs: 5\n"
+        "  from     command line (--trainer.max_epochs)\n"
+        "  replaced 3 from " + file + ":4:15\n");
+  CHECK(explain_key(loaded, "trainer.max_steps") ==
+        "trainer.max_steps: 9\n  from     " + file + ":5:14 via ${env:TRAINER_TEST_STEPS}\n");
+  CHECK(explain_key(loaded, "model.init_args.dropout") ==
+        "model.init_args.dropout: 0.0\n  from     the built-in default\n");
+  CHECK_THROWS_WITH_AS(explain_key(loaded, "trainer.max_step"),
+                       "command line: trainer.max_step: unknown key; did you mean 'trainer.max_steps'?", ConfigError);
+}
+
+TEST_CASE("schema lists components by class_path") {
+  const std::string schema = config_json_schema(catalog);
+  CHECK(schema.rfind("{\"$schema\": \"http://json-schema.org/draft-07/schema#\"", 0) == 0);
+  CHECK(schema.find("\"max_epochs\": {\"type\": \"integer\", \"default\": 10, \"minimum\": -1.0") !=
+        std::string::npos);
+  CHECK(schema.find("\"enum\": [\"32\", \"32-true\", \"64\", \"64-true\", \"bf16-mixed\"]") != std::string::npos);
+  CHECK(schema.find("{\"if\": {\"properties\": {\"class_path\": {\"const\": \"cnn\"}}}") != std::string::npos);
+  CHECK(json_string("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"");
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+#include "commands.h"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "config/explain.h"
+#include "config/load.h"
+#include "config/schema.h"
+#include "trainer/catalog.h"
+
+namespace trainer::app {
+namespace {
+
+config::LoadedConfig load(const ConfigOptions& options) {
+  const RegistryCatalog catalog;
+  return config::load_config(options.configs, config::parse_override_args(options.extras), catalog);
+}
+
+}  // namespace
+
+int run_stage_command(Stage stage, const ConfigOptions& options, const std::string& ckpt_path, bool print_config) {
+  config::LoadedConfig loaded = load(options);
+  if (print_config) {
+    std::cout << config::settings_to_yaml(loaded.settings);
+    return 0;
+  }
+  const RunResult result = run_stage(stage, loaded.settings, ckpt_path);
+  for (const auto& [name, value] : result.metrics) {
+    spdlog::info("result {}={}", name, logging::format_metric(value));
+  }
+  // The last line on stdout is the run directory, so scripts can capture it.
+  std::cout << result.run_dir << std::endl;
+  return 0;
+}
+
+int print_config_command(const ConfigOptions& options) {
+  config::LoadedConfig loaded = load(options);
+  std::cout << config::settings_to_yaml(loaded.settings);
+  return 0;
+}
+
+int explain_command(const ConfigOptions& options, const std::string& key) {
+  config::LoadedConfig loaded = load(options);
+  std::cout << config::explain_key(loaded, key);
+  return 0;
+}
+
+int schema_command() {
+  std::cout << config::config_json_schema(RegistryCatalog());
+  return 0;
+}
+
+}  // namespace trainer::app
