@@ -19,18 +19,18 @@ config::LoadedConfig load(const ConfigOptions& options) {
 
 }  // namespace
 
-int run_stage_command(Stage stage, const ConfigOptions& options, const std::string& ckpt_path, bool print_config) {
+int run_stage_command(Stage stage, const ConfigOptions& options, const RunOptions& run_options, bool print_config) {
   config::LoadedConfig loaded = load(options);
   if (print_config) {
     std::cout << config::settings_to_yaml(loaded.settings);
     return 0;
   }
-  const RunResult result = run_stage(stage, loaded.settings, ckpt_path);
+  const RunResult result = run_stage(stage, loaded.settings, run_options);
   for (const auto& [name, value] : result.metrics) {
     spdlog::info("result {}={}", name, logging::format_metric(value));
   }
   // The last line on stdout is the run directory, so scripts can capture it.
-  std::cout << result.run_dir << std::endl;
+  if (!result.run_dir.empty()) std::cout << result.run_dir << std::endl;
   return 0;
 }
 

@@ -15,8 +15,8 @@ struct ConfigOptions {
   std::vector<std::string> extras;   ///< the rest of the command line: dotted overrides
 };
 
-/// fit, validate and test: prints the run directory as the last line on stdout.
-int run_stage_command(Stage stage, const ConfigOptions& options, const std::string& ckpt_path, bool print_config);
+/// fit, validate, test and predict: prints the run directory as the last line on stdout.
+int run_stage_command(Stage stage, const ConfigOptions& options, const RunOptions& run_options, bool print_config);
 
 /// print-config: prints the resolved config as YAML.
 int print_config_command(const ConfigOptions& options);

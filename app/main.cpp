@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
                  "Console verbosity: trace, debug, info, warn, error, off (default: $TRAINER_LOG_LEVEL or info)");
 
   ConfigOptions options;
-  std::string ckpt_path;
+  trainer::RunOptions run_options;
   std::string key;
   bool print_config = false;
   std::function<int()> selected;
@@ -86,18 +86,28 @@ int main(int argc, char** argv) {
       {"fit", "Train a model and write checkpoints, metrics and the resolved config.", trainer::Stage::fit},
       {"validate", "Evaluate a checkpoint on the validation set.", trainer::Stage::validate},
       {"test", "Evaluate a checkpoint on the test set.", trainer::Stage::test},
+      {"predict", "Write a checkpoint's predictions on the test set to the run directory.", trainer::Stage::predict},
   };
   for (const StageCommand& spec : stage_commands) {
     CLI::App* command = app.add_subcommand(spec.name, spec.help);
     add_config_options(command, options);
-    if (spec.stage != trainer::Stage::fit) {
-      command->add_option("--ckpt_path", ckpt_path, "Checkpoint to evaluate, or 'last' for the newest");
+    if (spec.stage == trainer::Stage::fit) {
+      command->add_option("--ckpt_path", run_options.ckpt_path,
+                          "Resume from this checkpoint, or 'last' for the newest of this run_name");
+      command->add_flag("--ignore_config_changes", run_options.ignore_config_changes,
+                        "Resume even when the model or data config differs from the checkpoint's");
+    } else {
+      command->add_option("--ckpt_path", run_options.ckpt_path, "Checkpoint to use, or 'last' for the newest");
+    }
+    if (spec.stage == trainer::Stage::predict) {
+      command->add_option("--output_format", run_options.predict_format,
+                          "csv (index, target, prediction, probabilities) or npy (predictions.npy, targets.npy)");
     }
     command->add_flag("--print_config", print_config, "Print the resolved config as YAML and exit");
     const trainer::Stage stage = spec.stage;
     command->callback([&, stage, command] {
       options.extras = command->remaining();
-      selected = [&, stage] { return trainer::app::run_stage_command(stage, options, ckpt_path, print_config); };
+      selected = [&, stage] { return trainer::app::run_stage_command(stage, options, run_options, print_config); };
     });
   }
 

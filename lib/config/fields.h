@@ -22,6 +22,7 @@ struct FieldDoc {
   std::optional<double> min;         ///< inclusive lower bound of a number
   std::optional<double> max;         ///< inclusive upper bound of a number
   bool is_path = false;              ///< relative paths resolve against the config file's folder
+  bool optional = false;             ///< a component that may be absent (empty class_path)
 };
 
 /// A batch limit written as an int (a count of batches) or a float (a fraction of the epoch).
@@ -33,6 +34,11 @@ struct BatchLimit {
   int64_t resolve(int64_t available) const;
 };
 
+/// A count that may also be written as a flag: `true` is 1, `false` is 0, or an int N.
+struct CountOrFlag {
+  int64_t value = 0;
+};
+
 /// Arguments of a component chosen by `class_path` (a model, dataset or optimizer).
 /// Each component type defines a struct deriving from this with its own visit().
 struct Args {
@@ -40,7 +46,7 @@ struct Args {
   virtual void visit(class FieldVisitor& visitor) = 0;
 };
 
-enum class ComponentKind { model, data, optimizer };
+enum class ComponentKind { model, data, optimizer, lr_scheduler, callback };
 
 /// A component as configured: `class_path` plus its typed `init_args`.
 struct Component {
@@ -61,12 +67,16 @@ class FieldVisitor {
   virtual void field(std::string_view key, std::vector<int64_t>& value, const FieldDoc& doc) = 0;
   virtual void field(std::string_view key, std::vector<double>& value, const FieldDoc& doc) = 0;
   virtual void field(std::string_view key, BatchLimit& value, const FieldDoc& doc) = 0;
+  virtual void field(std::string_view key, CountOrFlag& value, const FieldDoc& doc) = 0;
   /// A nested map whose keys are listed by `body`.
   virtual void section(std::string_view key, const FieldDoc& doc,
                        const std::function<void(FieldVisitor&)>& body) = 0;
   /// A `class_path` + `init_args` map whose argument schema depends on the class.
   virtual void component(std::string_view key, Component& value, ComponentKind kind,
                          const FieldDoc& doc) = 0;
+  /// A list of components, e.g. `trainer.callbacks`.
+  virtual void component_list(std::string_view key, std::vector<Component>& value, ComponentKind kind,
+                              const FieldDoc& doc) = 0;
 };
 
 /// The component names a config may choose, and a way to make each one's default arguments.

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <tuple>
 
+#include "config/duration.h"
 #include "config/load.h"
 #include "config/problems.h"
 
@@ -166,12 +167,48 @@ class Reader : public FieldVisitor {
     child.report_unknown_keys();
   }
 
-  void component(std::string_view key, Component& value, ComponentKind kind, const FieldDoc&) override {
-    const std::string path = join_key(prefix_, key);
+  void field(std::string_view key, CountOrFlag& value, const FieldDoc& doc) override {
     const Node* node = claim(key);
-    const Node* init_args = nullptr;
-    Origin origin = node != nullptr ? node->origin : parent_origin_;
+    if (node == nullptr || !expect_scalar(*node, key, "true, false or a count")) return;
+    int64_t count = 0;
+    if (node->text == "true" || node->text == "True") {
+      value.value = 1;
+    } else if (node->text == "false" || node->text == "False") {
+      value.value = 0;
+    } else if (parse_int(node->text, count)) {
+      if (check_range(*node, key, static_cast<double>(count), doc)) value.value = count;
+    } else {
+      fail(*node, join_key(prefix_, key), "expected true, false or a count, got '" + node->text + "'");
+    }
+  }
 
+  void component(std::string_view key, Component& value, ComponentKind kind, const FieldDoc& doc) override {
+    const Node* node = claim(key);
+    read_component(node, join_key(prefix_, key), node != nullptr ? node->origin : parent_origin_, value, kind, doc);
+  }
+
+  void component_list(std::string_view key, std::vector<Component>& value, ComponentKind kind,
+                      const FieldDoc& doc) override {
+    const Node* node = claim(key);
+    if (node == nullptr || node->is_null()) return;
+    const std::string path = join_key(prefix_, key);
+    if (!node->is_sequence()) {
+      fail(*node, path, std::string("expected a list of ") + component_kind_name(kind) +
+                            "s, each a map with 'class_path' and 'init_args', got " + describe_node(*node));
+      return;
+    }
+    std::vector<Component> parsed(node->items.size());
+    for (size_t i = 0; i < node->items.size(); ++i) {
+      read_component(&node->items[i], path + "[" + std::to_string(i) + "]", node->items[i].origin, parsed[i], kind,
+                     doc);
+    }
+    value = std::move(parsed);
+  }
+
+ private:
+  void read_component(const Node* node, const std::string& path, Origin origin, Component& value, ComponentKind kind,
+                      const FieldDoc& doc) {
+    const Node* init_args = nullptr;
     if (node != nullptr && node->is_scalar()) {
       value.class_path = node->text;  // `model: cnn` is shorthand for the class_path
     } else if (node != nullptr && node->is_map()) {
@@ -180,6 +217,8 @@ class Reader : public FieldVisitor {
       init_args = outer.claim("init_args");
       outer.report_unknown_keys();
       if (const Node* class_node = node->find("class_path")) origin = class_node->origin;
+    } else if (node != nullptr && node->is_null() && doc.optional) {
+      value.class_path.clear();  // `lr_scheduler: null` removes an optional component
     } else if (node != nullptr && !node->is_null()) {
       fail(*node, path, "expected a class name or a map with 'class_path' and 'init_args', got " + describe_node(*node));
       return;
@@ -187,6 +226,10 @@ class Reader : public FieldVisitor {
 
     const std::vector<std::string> names = catalog_.names(kind);
     if (value.class_path.empty()) {
+      if (doc.optional) {
+        value.args.reset();
+        return;
+      }
       problems_.push_back({origin, path + ".class_path",
                            std::string("missing; choose a ") + component_kind_name(kind) + " from " + quoted_list(names)});
       return;
@@ -204,7 +247,6 @@ class Reader : public FieldVisitor {
     value.args = std::move(args);
   }
 
- private:
   const Node* claim(std::string_view key) {
     known_.emplace_back(key);
     return map_ != nullptr ? map_->find(std::string(key)) : nullptr;
@@ -340,6 +382,11 @@ void check_cross_fields(const ExperimentSettings& settings, const Node& merged, 
   if (settings.trainer.max_epochs < 0 && settings.trainer.max_steps < 0) {
     problems.push_back({origin_of_key(merged, "trainer.max_epochs"), "trainer.max_epochs, trainer.max_steps",
                         "both are -1 (no limit), so fit would never end; set one of them"});
+  }
+  const std::string& max_time = settings.trainer.max_time;
+  if (!max_time.empty() && !parse_duration_seconds(max_time)) {
+    problems.push_back({origin_of_key(merged, "trainer.max_time"), "trainer.max_time",
+                        "invalid duration '" + max_time + "'; write DD:HH:MM:SS (e.g. 00:12:00:00) or seconds"});
   }
 }
 

@@ -56,12 +56,26 @@ class SchemaWriter : public FieldVisitor {
     const std::string text = value.is_fraction ? json_number(value.value) : std::to_string(static_cast<int64_t>(value.value));
     add(key, "{\"type\": \"number\", \"minimum\": 0, \"default\": " + text + describe(doc) + "}");
   }
+  void field(std::string_view key, CountOrFlag& value, const FieldDoc& doc) override {
+    add(key, "{\"anyOf\": [{\"type\": \"boolean\"}, {\"type\": \"integer\", \"minimum\": 0}], \"default\": " +
+                 std::to_string(value.value) + describe(doc) + "}");
+  }
   void section(std::string_view key, const FieldDoc& doc, const std::function<void(FieldVisitor&)>& body) override {
     SchemaWriter child(catalog_);
     body(child);
     add(key, child.object(doc.help));
   }
   void component(std::string_view key, Component& value, ComponentKind kind, const FieldDoc& doc) override {
+    add(key, component_schema(value.class_path, kind, doc));
+  }
+  void component_list(std::string_view key, std::vector<Component>&, ComponentKind kind, const FieldDoc& doc) override {
+    add(key, "{\"type\": \"array\", \"default\": [], \"items\": " + component_schema("", kind, FieldDoc{}) +
+                 describe(doc) + "}");
+  }
+
+ private:
+  /// `{class_path, init_args}` with init_args checked per class, or the class name alone.
+  std::string component_schema(const std::string& default_class, ComponentKind kind, const FieldDoc& doc) const {
     const std::vector<std::string> names = catalog_.names(kind);
     std::string choices;
     for (size_t i = 0; i < names.size(); ++i) choices += (i ? ", " : "") + json_string(names[i]);
@@ -77,16 +91,17 @@ class SchemaWriter : public FieldVisitor {
                   "}}}, \"then\": {\"properties\": {\"init_args\": " + args_writer.object(nullptr) + "}}}";
     }
     const std::string map_form =
-        "{\"type\": \"object\", \"additionalProperties\": false, \"properties\": {\"class_path\": {\"type\": "
-        "\"string\", \"enum\": [" + choices + "]" +
-        (value.class_path.empty() ? std::string() : ", \"default\": " + json_string(value.class_path)) +
+        "{\"type\": \"object\", \"additionalProperties\": false, "
+        "\"properties\": {\"class_path\": {\"type\": \"string\", \"enum\": [" + choices + "]" +
+        (default_class.empty() ? std::string() : ", \"default\": " + json_string(default_class)) +
         "}, \"init_args\": {\"type\": \"object\"}}, \"allOf\": [" + branches + "]}";
-    // `model: cnn` is shorthand for the class_path alone.
-    const std::string shorthand = "{\"type\": \"string\", \"enum\": [" + choices + "]}";
-    add(key, "{\"description\": " + json_string(doc.help) + ", \"anyOf\": [" + map_form + ", " + shorthand + "]}");
+    // `model: cnn` is shorthand for the class_path alone; an optional component may be null.
+    std::string forms = map_form + ", {\"type\": \"string\", \"enum\": [" + choices + "]}";
+    if (doc.optional) forms += ", {\"type\": \"null\"}";
+    const std::string description = doc.help != nullptr && *doc.help != '\0' ? "\"description\": " + json_string(doc.help) + ", " : "";
+    return "{" + description + "\"anyOf\": [" + forms + "]}";
   }
 
- private:
   void add(std::string_view key, const std::string& schema) {
     if (!properties_.empty()) properties_ += ", ";
     properties_ += json_string(std::string(key)) + ": " + schema;

@@ -15,6 +15,8 @@ const char* component_kind_name(ComponentKind kind) {
     case ComponentKind::model: return "model";
     case ComponentKind::data: return "data";
     case ComponentKind::optimizer: return "optimizer";
+    case ComponentKind::lr_scheduler: return "lr_scheduler";
+    case ComponentKind::callback: return "callback";
   }
   return "component";
 }
@@ -22,16 +24,41 @@ const char* component_kind_name(ComponentKind kind) {
 void TrainerSettings::visit(FieldVisitor& v) {
   v.field("max_epochs", max_epochs, {"Stop after this many epochs; -1 for no limit.", {}, -1});
   v.field("max_steps", max_steps, {"Stop after this many optimizer steps; -1 for no limit.", {}, -1});
+  v.field("max_time", max_time,
+          {"Stop after this wall time, as \"DD:HH:MM:SS\" or seconds; empty for no limit. Checked after each step."});
   v.field("limit_train_batches", limit_train_batches,
           {"Train batches per epoch: an int counts batches, a float is a fraction of the epoch.", {}, 0});
   v.field("limit_val_batches", limit_val_batches,
           {"Validation batches per check: an int counts batches, a float is a fraction; 0 disables validation.", {}, 0});
   v.field("limit_test_batches", limit_test_batches,
           {"Test batches: an int counts batches, a float is a fraction.", {}, 0});
+  v.field("limit_predict_batches", limit_predict_batches,
+          {"Predict batches: an int counts batches, a float is a fraction.", {}, 0});
+  v.field("val_check_interval", val_check_interval,
+          {"When to validate: a float is a fraction of each epoch; an int N validates every N optimizer steps.",
+           {}, 0});
   v.field("check_val_every_n_epoch", check_val_every_n_epoch,
-          {"Validate after every N-th training epoch.", {}, 1});
+          {"With a fractional val_check_interval, validate only in every N-th epoch.", {}, 1});
+  v.field("num_sanity_val_steps", num_sanity_val_steps,
+          {"Validation batches run before training to catch bugs early; not logged. 0 to skip.", {}, 0});
+  v.field("fast_dev_run", fast_dev_run,
+          {"true or N: run N batches of training and validation (1 for true) and write nothing lasting."});
+  v.field("overfit_batches", overfit_batches,
+          {"Train and validate on the same first batches, unshuffled (int count or fraction); 0 is off.", {}, 0});
+  v.field("accumulate_grad_batches", accumulate_grad_batches,
+          {"Batches whose gradients are summed per optimizer step; a shorter last window is scaled to match.",
+           {}, 1});
+  v.field("gradient_clip_val", gradient_clip_val, {"Clip gradients at this norm or value; 0 is off.", {}, 0.0});
+  v.field("gradient_clip_algorithm", gradient_clip_algorithm,
+          {"How to clip: 'norm' scales all gradients to a total L2 norm; 'value' clamps each element.",
+           {"norm", "value"}});
+  v.field("on_nonfinite_loss", on_nonfinite_loss,
+          {"On a NaN or infinite training loss: 'raise' stops with an error, 'skip' skips that step.",
+           {"raise", "skip"}});
   v.field("enable_checkpointing", enable_checkpointing,
-          {"Write checkpoints/last.ckpt at the end of every epoch."});
+          {"Write checkpoints; without a model_checkpoint callback, checkpoints/last.ckpt after every epoch."});
+  v.component_list("callbacks", callbacks, ComponentKind::callback,
+                   {"Callbacks, each a class_path with init_args: model_checkpoint, early_stopping, lr_monitor."});
 }
 
 void AcceleratorSettings::visit(FieldVisitor& v) {
@@ -65,6 +92,9 @@ void ExperimentSettings::visit(FieldVisitor& v) {
   v.component("model", model, ComponentKind::model, {"The network to train."});
   v.component("data", data, ComponentKind::data, {"The dataset and its loaders."});
   v.component("optimizer", optimizer, ComponentKind::optimizer, {"The optimizer and its arguments."});
+  FieldDoc scheduler_doc{"Learning-rate schedule; omit for a constant learning rate."};
+  scheduler_doc.optional = true;
+  v.component("lr_scheduler", lr_scheduler, ComponentKind::lr_scheduler, scheduler_doc);
 }
 
 }  // namespace trainer::config

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/fields.h"
 
@@ -14,11 +15,22 @@ namespace trainer::config {
 struct TrainerSettings {
   int64_t max_epochs = 10;
   int64_t max_steps = -1;
+  std::string max_time;  ///< "DD:HH:MM:SS" or seconds; empty for no limit
   BatchLimit limit_train_batches;
   BatchLimit limit_val_batches;
   BatchLimit limit_test_batches;
+  BatchLimit limit_predict_batches;
+  BatchLimit val_check_interval;
   int64_t check_val_every_n_epoch = 1;
+  int64_t num_sanity_val_steps = 2;
+  CountOrFlag fast_dev_run;
+  BatchLimit overfit_batches{0.0, true};
+  int64_t accumulate_grad_batches = 1;
+  double gradient_clip_val = 0.0;
+  std::string gradient_clip_algorithm = "norm";
+  std::string on_nonfinite_loss = "raise";
   bool enable_checkpointing = true;
+  std::vector<Component> callbacks;
 
   void visit(FieldVisitor& v);
 };
@@ -39,6 +51,8 @@ struct LoggerSettings {
   std::string default_root_dir = "runs";
   std::string run_name = "default";
   int64_t log_every_n_steps = 50;
+  /// Resolved, not read from YAML: false for fast_dev_run, which writes nothing lasting.
+  bool write_files = true;
 
   void visit(FieldVisitor& v);
 };
@@ -53,6 +67,9 @@ struct OptimizerSettings : Component {
   OptimizerSettings() { class_path = "adam"; }
 };
 
+/// Optional: an empty class_path means a constant learning rate.
+struct SchedulerSettings : Component {};
+
 /// A whole experiment config: what one `--config` file (or several merged) describes.
 struct ExperimentSettings {
   int64_t seed_everything = 0;
@@ -62,6 +79,7 @@ struct ExperimentSettings {
   ModelSettings model;
   DataSettings data;
   OptimizerSettings optimizer;
+  SchedulerSettings lr_scheduler;
 
   void visit(FieldVisitor& v);
 };

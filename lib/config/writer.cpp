@@ -41,15 +41,16 @@ class Writer : public FieldVisitor {
     body(writer);
     out_.entries.emplace_back(std::string(key), std::move(child));
   }
+  void field(std::string_view key, CountOrFlag& value, const FieldDoc&) override {
+    put(key, std::to_string(value.value));
+  }
   void component(std::string_view key, Component& value, ComponentKind, const FieldDoc&) override {
-    Node child;
-    child.kind = Node::Kind::map;
-    child.entries.emplace_back("class_path", Node::scalar(value.class_path, origin()));
-    Node args;
-    Writer writer(args);
-    if (value.args) value.args->visit(writer);
-    child.entries.emplace_back("init_args", std::move(args));
-    out_.entries.emplace_back(std::string(key), std::move(child));
+    out_.entries.emplace_back(std::string(key), component_node(value));
+  }
+  void component_list(std::string_view key, std::vector<Component>& value, ComponentKind, const FieldDoc&) override {
+    Node list = sequence();
+    for (Component& item : value) list.items.push_back(component_node(item));
+    out_.entries.emplace_back(std::string(key), std::move(list));
   }
 
  private:
@@ -58,6 +59,17 @@ class Writer : public FieldVisitor {
     Node list;
     list.kind = Node::Kind::sequence;
     return list;
+  }
+  static Node component_node(Component& value) {
+    Node child;
+    if (value.class_path.empty()) return child;  // an absent optional component is written as null
+    child.kind = Node::Kind::map;
+    child.entries.emplace_back("class_path", Node::scalar(value.class_path, origin()));
+    Node args;
+    Writer writer(args);
+    if (value.args) value.args->visit(writer);
+    child.entries.emplace_back("init_args", std::move(args));
+    return child;
   }
   void put(std::string_view key, std::string text) {
     out_.entries.emplace_back(std::string(key), Node::scalar(std::move(text), origin()));

@@ -38,6 +38,10 @@ int64_t last_version(const fs::path& group) {
 LoggerConnector::LoggerConnector(const config::LoggerSettings& settings) : settings_(settings) {}
 
 void LoggerConnector::begin_run(const std::string& config_yaml) {
+  if (!settings_.write_files) {
+    spdlog::info("nothing is written to disk in this run (fast_dev_run)");
+    return;
+  }
   const fs::path group = fs::path(settings_.default_root_dir) / settings_.run_name;
   std::error_code error;
   fs::create_directories(group, error);
@@ -64,6 +68,11 @@ void LoggerConnector::log_step(int64_t epoch, int64_t global_step, const Metrics
                                const std::string& progress) {
   if (csv_) csv_->log(epoch, global_step, metrics);
   spdlog::info("{} {}", progress, format_metrics(metrics));
+}
+
+void LoggerConnector::log_metrics(int64_t epoch, int64_t global_step, const Metrics& metrics) {
+  if (csv_) csv_->log(epoch, global_step, metrics);
+  spdlog::debug("epoch={} step={} {}", epoch, global_step, format_metrics(metrics));
 }
 
 void LoggerConnector::log_epoch(int64_t epoch, int64_t global_step, const Metrics& metrics,

@@ -20,15 +20,16 @@ class LoggerConnector {
   /// writes `config_yaml` there as config.yaml. Throws std::runtime_error when the
   /// folder cannot be created.
   void begin_run(const std::string& config_yaml);
-  /// The run directory; empty before begin_run().
+  /// The run directory; empty before begin_run() and when settings.write_files is false.
   const std::string& run_dir() const { return run_dir_; }
 
   /// Adds a batch's metric to the running epoch mean (see MetricAccumulator::add).
   void accumulate(const std::string& name, const at::Tensor& weighted_sum, int64_t weight) {
     accumulator_.add(name, weighted_sum, weight);
   }
-  /// Returns the epoch means accumulated so far and starts over.
-  Metrics reduce() { return accumulator_.compute_and_reset(); }
+  /// Returns the means accumulated so far of the metrics of `stage` ("train" for
+  /// train/...) and starts those over; other stages' sums are kept.
+  Metrics reduce(const std::string& stage) { return accumulator_.compute_and_reset(stage + "/"); }
 
   /// True when step metrics are due at this optimizer step.
   bool step_due(int64_t global_step) const {
@@ -36,6 +37,8 @@ class LoggerConnector {
   }
   /// Writes step metrics to metrics.csv and a progress line to the console.
   void log_step(int64_t epoch, int64_t global_step, const Metrics& metrics, const std::string& progress);
+  /// Writes metrics to metrics.csv only (the console shows them at debug level).
+  void log_metrics(int64_t epoch, int64_t global_step, const Metrics& metrics);
   /// Writes epoch (or stage) metrics to metrics.csv and one line to the console.
   void log_epoch(int64_t epoch, int64_t global_step, const Metrics& metrics, const std::string& prefix);
 

@@ -31,13 +31,18 @@ void MetricAccumulator::add(const std::string& name, const at::Tensor& weighted_
   entries_.push_back({name, weighted_sum.detach().to(at::kDouble).clone(), weight});
 }
 
-Metrics MetricAccumulator::compute_and_reset() {
+Metrics MetricAccumulator::compute_and_reset(const std::string& prefix) {
   Metrics result;
-  for (const Entry& entry : entries_) {
+  std::vector<Entry> kept;
+  for (Entry& entry : entries_) {
+    if (entry.name.rfind(prefix, 0) != 0) {
+      kept.push_back(std::move(entry));
+      continue;
+    }
     const double sum = entry.sum.item<double>();
     result.emplace_back(entry.name, entry.weight > 0 ? sum / static_cast<double>(entry.weight) : std::nan(""));
   }
-  entries_.clear();
+  entries_ = std::move(kept);
   return result;
 }
 

@@ -26,8 +26,9 @@ class MetricAccumulator {
   /// Adds `weighted_sum` (a 0-dim tensor equal to value × weight) and `weight`
   /// (usually the batch size) to the metric `name`.
   void add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight);
-  /// Returns each metric's weighted mean and forgets them.
-  Metrics compute_and_reset();
+  /// Returns the weighted mean of each metric whose name starts with `prefix` (all when
+  /// empty) and forgets those metrics.
+  Metrics compute_and_reset(const std::string& prefix = "");
   bool empty() const { return entries_.empty(); }
 
  private:

@@ -1,7 +1,9 @@
 #include "optim/optimizers.h"
 
+#include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
+#include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
 
 #include "core/errors.h"
@@ -48,6 +50,40 @@ struct AdamWArgs : AdamArgs {
   AdamWArgs() { weight_decay = 0.01; }
 };
 
+struct RmspropArgs : config::Args {
+  double lr = 0.01;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double momentum = 0.0;
+  bool centered = false;
+
+  void visit(config::FieldVisitor& v) override {
+    v.field("lr", lr, {"Learning rate.", {}, 0.0});
+    v.field("alpha", alpha, {"Smoothing constant of the squared-gradient average.", {}, 0.0, 1.0});
+    v.field("eps", eps, {"Term added to the denominator for numerical stability.", {}, 0.0});
+    v.field("weight_decay", weight_decay, {"L2 penalty added to the gradient.", {}, 0.0});
+    v.field("momentum", momentum, {"Momentum factor.", {}, 0.0});
+    v.field("centered", centered, {"Normalise by an estimate of the gradient's variance."});
+  }
+};
+
+struct AdagradArgs : config::Args {
+  double lr = 0.01;
+  double lr_decay = 0.0;
+  double weight_decay = 0.0;
+  double initial_accumulator_value = 0.0;
+  double eps = 1e-10;
+
+  void visit(config::FieldVisitor& v) override {
+    v.field("lr", lr, {"Learning rate.", {}, 0.0});
+    v.field("lr_decay", lr_decay, {"Learning-rate decay.", {}, 0.0});
+    v.field("weight_decay", weight_decay, {"L2 penalty added to the gradient.", {}, 0.0});
+    v.field("initial_accumulator_value", initial_accumulator_value, {"Start value of the accumulators.", {}, 0.0});
+    v.field("eps", eps, {"Term added to the denominator for numerical stability.", {}, 0.0});
+  }
+};
+
 std::tuple<double, double> two_betas(const std::vector<double>& betas) {
   if (betas.size() != 2) {
     throw UsageError("optimizer.init_args.betas needs two values [beta1, beta2], got " +
@@ -88,6 +124,21 @@ OptimizerRegistry& optimizer_registry() {
                                                                                        .weight_decay(args.weight_decay)
                                                                                        .amsgrad(args.amsgrad));
                             });
+    built_in.add<RmspropArgs>("rmsprop", "RMSprop", [](const RmspropArgs& args, const std::vector<at::Tensor>& params) -> OptimizerPtr {
+      return std::make_unique<torch::optim::RMSprop>(params, torch::optim::RMSpropOptions(args.lr)
+                                                                 .alpha(args.alpha)
+                                                                 .eps(args.eps)
+                                                                 .weight_decay(args.weight_decay)
+                                                                 .momentum(args.momentum)
+                                                                 .centered(args.centered));
+    });
+    built_in.add<AdagradArgs>("adagrad", "Adagrad", [](const AdagradArgs& args, const std::vector<at::Tensor>& params) -> OptimizerPtr {
+      return std::make_unique<torch::optim::Adagrad>(params, torch::optim::AdagradOptions(args.lr)
+                                                                 .lr_decay(args.lr_decay)
+                                                                 .weight_decay(args.weight_decay)
+                                                                 .initial_accumulator_value(args.initial_accumulator_value)
+                                                                 .eps(args.eps));
+    });
     return built_in;
   }();
   return registry;

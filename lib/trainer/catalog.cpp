@@ -3,6 +3,8 @@
 #include "data/dataset.h"
 #include "models/model.h"
 #include "optim/optimizers.h"
+#include "optim/schedulers.h"
+#include "trainer/callbacks/callback.h"
 
 namespace trainer {
 namespace {
@@ -20,6 +22,8 @@ std::vector<std::string> RegistryCatalog::names(config::ComponentKind kind) cons
     case config::ComponentKind::model: return models::model_registry().names();
     case config::ComponentKind::data: return data::data_registry().names();
     case config::ComponentKind::optimizer: return optim::optimizer_registry().names();
+    case config::ComponentKind::lr_scheduler: return optim::scheduler_registry().names();
+    case config::ComponentKind::callback: return callbacks::callback_registry().names();
   }
   return {};
 }
@@ -29,6 +33,8 @@ std::unique_ptr<config::Args> RegistryCatalog::make_args(config::ComponentKind k
     case config::ComponentKind::model: return make_from(models::model_registry(), name);
     case config::ComponentKind::data: return make_from(data::data_registry(), name);
     case config::ComponentKind::optimizer: return make_from(optim::optimizer_registry(), name);
+    case config::ComponentKind::lr_scheduler: return make_from(optim::scheduler_registry(), name);
+    case config::ComponentKind::callback: return make_from(callbacks::callback_registry(), name);
   }
   return nullptr;
 }

@@ -44,9 +44,25 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   archive.write("format_version", c10::IValue(kFormatVersion));
   archive.write("libtorch_version", c10::IValue(std::string(TORCH_VERSION)));
   archive.write("epoch", c10::IValue(info.epoch));
+  archive.write("batch_in_epoch", c10::IValue(info.batch_in_epoch));
   archive.write("global_step", c10::IValue(info.global_step));
   archive.write("model_class", c10::IValue(info.model_class));
   archive.write("config", c10::IValue(info.config_yaml));
+
+  c10::Dict<std::string, double> scheduler;
+  for (const auto& [key, value] : info.scheduler) scheduler.insert(key, value);
+  archive.write("scheduler", c10::IValue(scheduler));
+  c10::List<c10::Dict<std::string, std::string>> callbacks;
+  for (const auto& state : info.callbacks) {
+    c10::Dict<std::string, std::string> entry;
+    for (const auto& [key, value] : state) entry.insert(key, value);
+    callbacks.push_back(entry);
+  }
+  archive.write("callbacks", c10::IValue(callbacks));
+  torch::serialize::OutputArchive data_archive;
+  for (const auto& [key, tensor] : info.data) data_archive.write(key, tensor, /*is_buffer=*/true);
+  archive.write("data", data_archive);
+  if (info.rng_cpu.defined()) archive.write("rng_cpu", info.rng_cpu, /*is_buffer=*/true);
 
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
@@ -95,6 +111,27 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   info.model_class = value.toStringRef();
   archive.read("config", value);
   info.config_yaml = value.toStringRef();
+  if (archive.try_read("batch_in_epoch", value)) info.batch_in_epoch = value.toInt();
+  if (archive.try_read("scheduler", value)) {
+    for (const auto& entry : value.toGenericDict()) info.scheduler[entry.key().toStringRef()] = entry.value().toDouble();
+  }
+  if (archive.try_read("callbacks", value)) {
+    for (const c10::IValue& item : value.toListRef()) {
+      std::map<std::string, std::string> state;
+      for (const auto& entry : item.toGenericDict()) state[entry.key().toStringRef()] = entry.value().toStringRef();
+      info.callbacks.push_back(std::move(state));
+    }
+  }
+  torch::serialize::InputArchive data_archive;
+  if (archive.try_read("data", data_archive)) {
+    for (const std::string& key : data_archive.keys()) {
+      at::Tensor tensor;
+      data_archive.read(key, tensor, /*is_buffer=*/true);
+      info.data[key] = tensor;
+    }
+  }
+  at::Tensor rng;
+  if (archive.try_read("rng_cpu", rng, /*is_buffer=*/true)) info.rng_cpu = rng;
 
   // Module::load replaces each tensor with the stored one, whatever its shape, so a
   // checkpoint of another architecture would load silently; compare shapes after it.

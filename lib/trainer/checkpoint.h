@@ -1,8 +1,12 @@
 #pragma once
 /// Checkpoint files: model and optimizer state plus the loop position, written atomically.
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace torch::nn {
 class Module;
@@ -13,12 +17,18 @@ class Optimizer;
 
 namespace trainer {
 
-/// Everything but the tensors: where the loop stood and what produced the file.
+/// Everything but the model and optimizer tensors: where the loop stood, the state of
+/// the scheduler, callbacks and random generator, and what produced the file.
 struct CheckpointInfo {
-  int64_t epoch = 0;        ///< epochs completed
-  int64_t global_step = 0;  ///< optimizer steps completed
-  std::string model_class;  ///< model.class_path, checked on load
-  std::string config_yaml;  ///< the resolved config of the run that wrote it
+  int64_t epoch = 0;           ///< epoch to resume in, from 0 (= epochs completed when batch_in_epoch is 0)
+  int64_t batch_in_epoch = 0;  ///< training batches of that epoch already done
+  int64_t global_step = 0;     ///< optimizer steps completed
+  std::string model_class;     ///< model.class_path, checked on load
+  std::string config_yaml;     ///< the resolved config of the run that wrote it
+  std::map<std::string, double> scheduler;                  ///< LrScheduler::state(); empty without one
+  std::vector<std::map<std::string, std::string>> callbacks;  ///< Callback::state() of each, in config order
+  std::map<std::string, at::Tensor> data;                   ///< DataConnector state (statistics, vocabulary)
+  at::Tensor rng_cpu;          ///< CPU generator state; undefined when not saved
 };
 
 /// Writes `model`, `optimizer` (may be null) and `info` to `path` through a temporary

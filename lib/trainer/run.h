@@ -8,17 +8,25 @@
 
 namespace trainer {
 
-enum class Stage { fit, validate, test };
+enum class Stage { fit, validate, test, predict };
+
+/// Command-line options of a run that are not config keys.
+struct RunOptions {
+  std::string ckpt_path;               ///< a path or "last"; fit resumes from it, the others evaluate it
+  bool ignore_config_changes = false;  ///< fit: resume even when the model or data config changed
+  std::string predict_format = "csv";  ///< predict: "csv" or "npy"
+};
 
 struct RunResult {
-  std::string run_dir;
-  std::string checkpoint;  ///< the checkpoint written (fit) or read (validate, test)
+  std::string run_dir;     ///< empty when nothing was written (fast_dev_run)
+  std::string checkpoint;  ///< the checkpoint written (fit) or read (validate, test, predict)
+  std::string output;      ///< predict: the predictions file
   logging::Metrics metrics;
 };
 
 /// Builds the three connectors from their settings, then the Trainer, and runs `stage`.
 /// Everything that can fail on user input (device, data, model shape, checkpoint path)
 /// fails before the run directory is created.
-RunResult run_stage(Stage stage, config::ExperimentSettings settings, const std::string& ckpt_path);
+RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunOptions& options);
 
 }  // namespace trainer

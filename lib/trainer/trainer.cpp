@@ -1,20 +1,26 @@
 #include "trainer/trainer.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>
+#include <torch/types.h>  // clip_grad.h uses torch::Tensor without including it
+#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/optimizer.h>
-#include <torch/utils.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 
 #include "accelerator/accelerator_connector.h"
+#include "config/diff.h"
+#include "config/duration.h"
+#include "config/node.h"
 #include "core/errors.h"
 #include "data/data_connector.h"
 #include "logging/logger_connector.h"
 #include "models/model.h"
 #include "optim/optimizers.h"
+#include "optim/schedulers.h"
 #include "trainer/checkpoint.h"
 
 namespace trainer {
@@ -22,15 +28,62 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// Keys whose change makes a resumed run meaningless: the model, the data and its split.
+bool changes_model_or_data(const std::string& key) {
+  return key.rfind("model.", 0) == 0 || key == "data.class_path" || key == "seed_everything" ||
+         (key.rfind("data.init_args.", 0) == 0 &&
+          (key.find("root") != std::string::npos || key.find("path") != std::string::npos ||
+           key.find("val_size") != std::string::npos));
 }
 
 }  // namespace
 
+/// The resolved shape of one fit: batches per stage after limits, fast_dev_run and overfitting.
+struct Trainer::Plan {
+  int64_t train_batches = 0;
+  int64_t val_batches = 0;
+  int64_t steps_per_epoch = 0;  ///< optimizer steps: ceil(train_batches / accumulate_grad_batches)
+  int64_t max_epochs = -1;
+  bool overfit = false;
+  bool write_checkpoints = true;
+  bool sanity_check = true;
+};
+
+/// The callbacks' view of the loop.
+class Trainer::Context : public callbacks::CallbackContext {
+ public:
+  explicit Context(Trainer& trainer) : trainer_(trainer) {}
+  int64_t epoch() const override { return trainer_.epoch_; }
+  int64_t global_step() const override { return trainer_.global_step_; }
+  const callbacks::MetricHistory& metrics() const override { return trainer_.history_; }
+  std::string checkpoint_dir() const override { return trainer_.checkpoint_dir_; }
+  void save_checkpoint(const std::string& path) override {
+    if (!trainer_.checkpoint_dir_.empty()) trainer_.save_state(path);
+  }
+  void request_stop(const std::string& reason) override {
+    trainer_.stop_requested_ = true;
+    trainer_.stop_reason_ = reason;
+  }
+  std::vector<double> learning_rates() const override {
+    std::vector<double> rates;
+    for (const auto& group : trainer_.optimizer_->param_groups()) rates.push_back(group.options().get_lr());
+    return rates;
+  }
+  void log_metrics(const logging::Metrics& metrics) override {
+    trainer_.record(metrics);
+    trainer_.logger_.log_metrics(trainer_.epoch_, trainer_.global_step_, metrics);
+  }
+
+ private:
+  Trainer& trainer_;
+};
+
 Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSettings& model,
-                 const config::OptimizerSettings& optimizer, accelerator::AcceleratorConnector& accelerator,
-                 logging::LoggerConnector& logger, data::DataConnector& data)
+                 const config::OptimizerSettings& optimizer, const config::SchedulerSettings& scheduler,
+                 accelerator::AcceleratorConnector& accelerator, logging::LoggerConnector& logger,
+                 data::DataConnector& data)
     : settings_(settings), model_class_(model.class_path), accelerator_(accelerator), logger_(logger), data_(data) {
   const models::ModelRegistry::Entry* model_entry = models::model_registry().find(model.class_path);
   const optim::OptimizerRegistry::Entry* optimizer_entry = optim::optimizer_registry().find(optimizer.class_path);
@@ -42,164 +95,325 @@ Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSet
   model_ = model_entry->build(*model.args, data_.spec());
   model_->to(accelerator_.device(), accelerator_.dtype());
   optimizer_ = optimizer_entry->build(*optimizer.args, model_->parameters());
+  if (!scheduler.class_path.empty()) {
+    const optim::SchedulerRegistry::Entry* entry = optim::scheduler_registry().find(scheduler.class_path);
+    if (entry == nullptr || !scheduler.args) throw UsageError("unknown lr_scheduler '" + scheduler.class_path + "'");
+    scheduler_ = entry->build(*scheduler.args, *optimizer_);
+  }
+  for (const config::Component& component : settings_.callbacks) {
+    const callbacks::CallbackRegistry::Entry* entry = callbacks::callback_registry().find(component.class_path);
+    if (entry == nullptr || !component.args) throw UsageError("unknown callback '" + component.class_path + "'");
+    callbacks_.push_back(entry->build(*component.args));
+    has_checkpoint_callback_ = has_checkpoint_callback_ || component.class_path == "model_checkpoint";
+  }
+  if (const auto seconds = config::parse_duration_seconds(settings_.max_time)) max_time_seconds_ = *seconds;
 }
 
 Trainer::~Trainer() = default;
 
-data::Batch Trainer::to_device(const data::Batch& batch) const {
-  const c10::Device device = accelerator_.device();
-  const at::ScalarType dtype = accelerator_.dtype();
-  // Floating tensors take the precision's dtype; integer ones (labels, token ids) keep theirs.
-  auto move = [&](const at::Tensor& tensor) {
-    return tensor.is_floating_point() ? tensor.to(device, dtype) : tensor.to(device);
-  };
-  return {move(batch.inputs), move(batch.targets)};
+Trainer::Plan Trainer::plan_fit() const {
+  Plan plan;
+  data::Loader& train = data_.train_loader();
+  plan.max_epochs = settings_.max_epochs;
+  plan.train_batches = settings_.limit_train_batches.resolve(train.num_batches());
+  plan.val_batches = data_.val_loader().num_samples() > 0
+                         ? settings_.limit_val_batches.resolve(data_.val_loader().num_batches())
+                         : 0;
+  plan.write_checkpoints = settings_.enable_checkpointing;
+  plan.sanity_check = settings_.num_sanity_val_steps > 0;
+
+  if (settings_.overfit_batches.value > 0) {
+    // The same first training batches every epoch, validated on themselves.
+    plan.overfit = true;
+    plan.train_batches = settings_.overfit_batches.resolve(train.num_batches());
+    plan.val_batches = plan.train_batches;
+  }
+  if (settings_.fast_dev_run.value > 0) {
+    const int64_t batches = settings_.fast_dev_run.value;
+    plan.train_batches = std::min(batches, plan.train_batches);
+    plan.val_batches = std::min(batches, plan.val_batches);
+    plan.max_epochs = 1;
+    plan.write_checkpoints = false;
+    plan.sanity_check = false;
+  }
+  if (plan.train_batches == 0) {
+    throw UsageError("no training batches: the limits leave 0 of the training set's " +
+                     std::to_string(train.num_batches()) + " batches; raise trainer.limit_train_batches");
+  }
+  plan.steps_per_epoch = (plan.train_batches + settings_.accumulate_grad_batches - 1) / settings_.accumulate_grad_batches;
+  return plan;
 }
 
-bool Trainer::reached_max_steps() const { return settings_.max_steps >= 0 && global_step_ >= settings_.max_steps; }
-
-logging::Metrics Trainer::fit(const std::string& config_yaml) {
-  data::Loader& train_loader = data_.train_loader();
-  const int64_t num_batches = settings_.limit_train_batches.resolve(train_loader.num_batches());
-  if (num_batches == 0) {
-    throw UsageError("trainer.limit_train_batches leaves no training batches (the training set has " +
-                     std::to_string(train_loader.num_batches()) + "); raise it");
-  }
+logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& options) {
+  config_yaml_ = config_yaml;
+  const Plan plan = plan_fit();
+  if (!options.ckpt_path.empty()) resume_from(options);
 
   logger_.begin_run(config_yaml);
-  const std::string checkpoint_dir = (std::filesystem::path(logger_.run_dir()) / "checkpoints").string();
-  std::filesystem::create_directories(checkpoint_dir);
-  const int64_t parameters = models::count_parameters(*model_);
-  spdlog::info("fit model={} parameters={} ({:.2f} MB) {} train_samples={} val_samples={} batches_per_epoch={}",
-               model_class_, parameters, static_cast<double>(parameters) * 4 / 1e6, accelerator_.describe(),
-               train_loader.num_samples(), data_.val_loader().num_samples(), num_batches);
-
-  logging::Metrics last_metrics;
-  const auto fit_start = Clock::now();
-  for (int64_t epoch = 0; (settings_.max_epochs < 0 || epoch < settings_.max_epochs) && !reached_max_steps();
-       ++epoch) {
-    const auto epoch_start = Clock::now();
-    const int64_t samples = train_epoch(epoch, num_batches);
-    const double train_seconds = seconds_since(epoch_start);
-    logging::Metrics metrics = logger_.reduce();
-
-    const bool validate_now = (epoch + 1) % settings_.check_val_every_n_epoch == 0;
-    if (validate_now && data_.val_loader().num_samples() > 0 &&
-        settings_.limit_val_batches.resolve(data_.val_loader().num_batches()) > 0) {
-      const logging::Metrics val = evaluate("val", data_.val_loader(), settings_.limit_val_batches);
-      metrics.insert(metrics.end(), val.begin(), val.end());
-    }
-    logger_.log_epoch(epoch, global_step_, metrics,
-                      fmt::format("epoch={} step={} time={:.1f}s train_samples/s={:.0f}", epoch, global_step_,
-                                  seconds_since(epoch_start), static_cast<double>(samples) / train_seconds));
-
-    if (settings_.enable_checkpointing) {
-      last_checkpoint_ = (std::filesystem::path(checkpoint_dir) / "last.ckpt").string();
-      save_checkpoint(last_checkpoint_, *model_, optimizer_.get(),
-                      {epoch + 1, global_step_, model_class_, config_yaml});
-    }
-    last_metrics = metrics;
+  if (plan.write_checkpoints && !logger_.run_dir().empty()) {
+    checkpoint_dir_ = (std::filesystem::path(logger_.run_dir()) / "checkpoints").string();
+    std::filesystem::create_directories(checkpoint_dir_);
   }
-  spdlog::info("fit done steps={} time={:.1f}s checkpoint={}", global_step_, seconds_since(fit_start),
-               last_checkpoint_);
-  return last_metrics;
+  const int64_t parameters = models::count_parameters(*model_);
+  spdlog::info("fit model={} parameters={} ({:.2f} MB) {} train_samples={} val_samples={} batches_per_epoch={} "
+               "steps_per_epoch={}",
+               model_class_, parameters, static_cast<double>(parameters) * 4 / 1e6, accelerator_.describe(),
+               data_.train_loader().num_samples(), data_.val_loader().num_samples(), plan.train_batches,
+               plan.steps_per_epoch);
+
+  Context context(*this);
+  fit_start_ = Clock::now();
+  for (auto& callback : callbacks_) callback->on_fit_start(context);
+  if (plan.sanity_check && plan.val_batches > 0) {
+    data::Loader& loader = plan.overfit ? data_.train_loader() : data_.val_loader();
+    const logging::Metrics sanity = evaluate("val", loader, std::min(settings_.num_sanity_val_steps, plan.val_batches));
+    spdlog::debug("sanity check passed: {}", logging::format_metrics(sanity));
+  }
+
+  optimizer_->zero_grad();
+  while (!stop_requested_ && (plan.max_epochs < 0 || epoch_ < plan.max_epochs)) {
+    train_epoch(plan, context);
+    if (!epoch_finished_) break;  // stopped inside the epoch
+    epoch_ += 1;
+    batch_in_epoch_ = 0;
+    epoch_finished_ = false;
+  }
+
+  const bool stopped_mid_epoch = batch_in_epoch_ > 0;
+  if (plan.write_checkpoints && !checkpoint_dir_.empty() && (stopped_mid_epoch || last_checkpoint_.empty())) {
+    save_state((std::filesystem::path(checkpoint_dir_) / "last.ckpt").string());  // always resumable
+  }
+  for (auto& callback : callbacks_) callback->on_fit_end(context);
+
+  spdlog::info("fit done epoch={} step={} time={:.1f}s{}{}", epoch_, global_step_, seconds_since(fit_start_),
+               stop_reason_.empty() ? "" : " stopped: ", stop_reason_);
+  for (const auto& callback : callbacks_) {
+    const std::string line = callback->summary();
+    if (!line.empty()) spdlog::info("{}", line);
+  }
+  logging::Metrics newest;
+  for (const auto& [name, value] : history_) newest.emplace_back(name, value.value);
+  return newest;
 }
 
-int64_t Trainer::train_epoch(int64_t epoch, int64_t num_batches) {
+void Trainer::train_epoch(const Plan& plan, Context& context) {
   data::Loader& loader = data_.train_loader();
-  loader.set_epoch(epoch);
+  loader.set_epoch(plan.overfit ? 0 : epoch_);
   model_->train();
-
-  auto window_start = Clock::now();
-  int64_t window_samples = 0;
+  const int64_t accumulate = settings_.accumulate_grad_batches;
+  const auto epoch_start = Clock::now();
   int64_t epoch_samples = 0;
-  for (int64_t index = 0; index < num_batches && !reached_max_steps(); ++index) {
-    const data::Batch batch = to_device(loader.batch(index));
 
-    optimizer_->zero_grad();
+  // A resumed epoch starts at the saved batch, which is always a window boundary.
+  while (batch_in_epoch_ < plan.train_batches && !stop_requested_) {
+    const int64_t begin = batch_in_epoch_;
+    const int64_t end = std::min(begin + accumulate, plan.train_batches);
+    double window_loss = 0;
+    const bool stepped = train_window(loader, begin, end, window_loss, epoch_samples);
+    batch_in_epoch_ = end;
+    if (!stepped) continue;
+
+    ++global_step_;
+    if (scheduler_ && scheduler_->per_step()) {
+      const auto it = history_.find(scheduler_->monitor());
+      scheduler_->interval_end(it == history_.end() ? std::nullopt : std::optional<double>(it->second.value));
+    }
+    const int64_t step_in_epoch = (batch_in_epoch_ + accumulate - 1) / accumulate;
+    if (validation_due(plan, step_in_epoch)) run_validation(plan, context);
+    for (auto& callback : callbacks_) callback->on_train_step_end(context);
+
+    if (logger_.step_due(global_step_)) {
+      const logging::Metrics step_metrics{{"train/loss_step", window_loss}};
+      record(step_metrics);
+      logger_.log_step(epoch_, global_step_, step_metrics,
+                       fmt::format("epoch={} batch={}/{} step={}", epoch_, batch_in_epoch_, plan.train_batches,
+                                   global_step_));
+    }
+    check_stop_conditions();
+  }
+  if (batch_in_epoch_ < plan.train_batches) return;  // stopped inside the epoch
+
+  // Epoch end: metrics, the epoch's scheduler step, then callbacks (which may save).
+  const double seconds = seconds_since(epoch_start);
+  const logging::Metrics metrics = logger_.reduce("train");
+  record(metrics);
+  logger_.log_epoch(epoch_, global_step_, metrics,
+                    fmt::format("epoch={} step={} time={:.1f}s train_samples/s={:.0f}", epoch_, global_step_, seconds,
+                                static_cast<double>(epoch_samples) / seconds));
+  if (scheduler_ && !scheduler_->per_step()) {
+    const auto it = history_.find(scheduler_->monitor());
+    if (!scheduler_->monitor().empty() && it == history_.end()) {
+      spdlog::warn("lr_scheduler monitors '{}', which has not been logged; the rate stays as it is",
+                   scheduler_->monitor());
+    }
+    scheduler_->interval_end(it == history_.end() ? std::nullopt : std::optional<double>(it->second.value));
+  }
+  epoch_finished_ = true;
+  for (auto& callback : callbacks_) callback->on_train_epoch_end(context);
+  if (plan.write_checkpoints && !has_checkpoint_callback_ && !checkpoint_dir_.empty()) {
+    save_state((std::filesystem::path(checkpoint_dir_) / "last.ckpt").string());
+  }
+}
+
+bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, double& window_loss, int64_t& samples) {
+  const auto window = static_cast<double>(end - begin);
+  bool finite = true;
+  for (int64_t index = begin; index < end; ++index) {
+    const data::Batch batch = to_device(loader.batch(index));
     models::StepOutput output;
     {
       auto autocast = accelerator_.autocast();
       output = model_->step(batch, /*with_metrics=*/false);
     }
-    // NOTE: reading the loss every step synchronises a CUDA device; on CPU it is free.
+    // NOTE: reading the loss every batch synchronises a CUDA device; on CPU it is free.
     const double loss_value = output.loss.item<double>();
     if (!std::isfinite(loss_value)) {
-      throw DivergedError("train/loss is " + std::to_string(loss_value) + " at epoch " + std::to_string(epoch) +
-                          " step " + std::to_string(global_step_) + "; the last good checkpoint is '" +
-                          (last_checkpoint_.empty() ? std::string("none yet") : last_checkpoint_) +
-                          "'; lower the learning rate or check the data");
+      const std::string where = "train/loss is " + logging::format_metric(loss_value) + " at epoch " +
+                                std::to_string(epoch_) + " batch " + std::to_string(index) + " (step " +
+                                std::to_string(global_step_) + ")";
+      if (settings_.on_nonfinite_loss == "raise") {
+        throw DivergedError(where + "; the last good checkpoint is '" +
+                            (last_checkpoint_.empty() ? std::string("none yet") : last_checkpoint_) +
+                            "'; lower the learning rate, check the data, or set trainer.on_nonfinite_loss=skip");
+      }
+      spdlog::warn("{}; skipping this optimizer step", where);
+      finite = false;
+      continue;
     }
-    output.loss.backward();
-    optimizer_->step();
-    ++global_step_;
-
-    const int64_t batch_size = batch.size();
+    // Each batch contributes its mean loss / window size, so a short last window is a
+    // full-weight step and every window's gradient is the mean over its batches.
+    output.loss.div(window).backward();
     logger_.accumulate("train/loss", output.loss.detach().mul(static_cast<double>(output.count)), output.count);
-    window_samples += batch_size;
-    epoch_samples += batch_size;
-    if (logger_.step_due(global_step_)) {
-      const double samples_per_second = static_cast<double>(window_samples) / seconds_since(window_start);
-      logger_.log_step(epoch, global_step_, {{"train/loss_step", loss_value}},
-                       fmt::format("epoch={} batch={}/{} step={} samples/s={:.0f}", epoch, index + 1, num_batches,
-                                   global_step_, samples_per_second));
-      window_start = Clock::now();
-      window_samples = 0;
+    window_loss += loss_value / window;
+    samples += batch.size();
+  }
+  if (!finite) {
+    optimizer_->zero_grad();
+    return false;
+  }
+
+  if (settings_.gradient_clip_val > 0) {
+    if (settings_.gradient_clip_algorithm == "value") {
+      torch::nn::utils::clip_grad_value_(model_->parameters(), settings_.gradient_clip_val);
+    } else {
+      torch::nn::utils::clip_grad_norm_(model_->parameters(), settings_.gradient_clip_val);
     }
   }
-  return epoch_samples;
+  optimizer_->step();
+  optimizer_->zero_grad();
+  return true;
 }
 
-logging::Metrics Trainer::evaluate(const std::string& stage, data::Loader& loader, const config::BatchLimit& limit) {
-  const int64_t num_batches = limit.resolve(loader.num_batches());
-  const bool was_training = model_->is_training();
-  model_->eval();
-  torch::NoGradGuard no_grad;
-
-  for (int64_t index = 0; index < num_batches; ++index) {
-    const data::Batch batch = to_device(loader.batch(index));
-    models::StepOutput output;
-    {
-      auto autocast = accelerator_.autocast();
-      output = model_->step(batch, /*with_metrics=*/true);
-    }
-    for (const auto& [name, sum] : output.metric_sums) logger_.accumulate(stage + "/" + name, sum, output.count);
+bool Trainer::validation_due(const Plan& plan, int64_t step_in_epoch) const {
+  if (plan.val_batches == 0) return false;
+  const config::BatchLimit& interval = settings_.val_check_interval;
+  if (!interval.is_fraction) {
+    // An int counts optimizer steps across epochs.
+    const auto every = static_cast<int64_t>(interval.value);
+    return every > 0 && global_step_ % every == 0;
   }
-  model_->train(was_training);
-  logging::Metrics metrics = logger_.reduce();
-  models::add_derived_metrics(model_->task(), stage, metrics);
-  return metrics;
+  if (interval.value <= 0 || (epoch_ + 1) % settings_.check_val_every_n_epoch != 0) return false;
+  // Validate after each fraction of the epoch's optimizer steps: at round(k × f × steps).
+  const auto checks = static_cast<int64_t>(std::floor(1.0 / interval.value + 1e-9));
+  for (int64_t k = 1; k <= checks; ++k) {
+    const int64_t at = std::max<int64_t>(
+        1, std::llround(static_cast<double>(k) * interval.value * static_cast<double>(plan.steps_per_epoch)));
+    if (step_in_epoch == at) return true;
+  }
+  return false;
 }
 
-logging::Metrics Trainer::validate(const std::string& ckpt_path, const std::string& config_yaml) {
-  return evaluate_checkpoint("val", ckpt_path, config_yaml);
+void Trainer::run_validation(const Plan& plan, Context& context) {
+  data::Loader& loader = plan.overfit ? data_.train_loader() : data_.val_loader();
+  const logging::Metrics metrics = evaluate("val", loader, plan.val_batches);
+  record(metrics);
+  logger_.log_epoch(epoch_, global_step_, metrics, fmt::format("validation epoch={} step={}", epoch_, global_step_));
+  for (auto& callback : callbacks_) callback->on_validation_end(context);
 }
 
-logging::Metrics Trainer::test(const std::string& ckpt_path, const std::string& config_yaml) {
-  return evaluate_checkpoint("test", ckpt_path, config_yaml);
+void Trainer::check_stop_conditions() {
+  if (settings_.max_steps >= 0 && global_step_ >= settings_.max_steps) {
+    stop_requested_ = true;
+    stop_reason_ = "max_steps=" + std::to_string(settings_.max_steps) + " reached";
+  }
+  if (max_time_seconds_ >= 0 && seconds_since(fit_start_) >= max_time_seconds_) {
+    stop_requested_ = true;
+    stop_reason_ = "max_time=" + settings_.max_time + " reached";
+  }
 }
 
-logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const std::string& ckpt_path,
-                                              const std::string& config_yaml) {
-  const CheckpointInfo info = load_checkpoint(ckpt_path, *model_, nullptr);
-  model_->to(accelerator_.device(), accelerator_.dtype());  // loading restores the dtype the file was saved in
+void Trainer::record(const logging::Metrics& metrics) {
+  for (const auto& [name, value] : metrics) history_[name] = {value, global_step_, epoch_};
+}
+
+void Trainer::save_state(const std::string& path) {
+  CheckpointInfo info;
+  info.epoch = epoch_finished_ ? epoch_ + 1 : epoch_;
+  info.batch_in_epoch = epoch_finished_ ? 0 : batch_in_epoch_;
+  info.global_step = global_step_;
+  info.model_class = model_class_;
+  info.config_yaml = config_yaml_;
+  if (scheduler_) info.scheduler = scheduler_->state();
+  for (const auto& callback : callbacks_) info.callbacks.push_back(callback->state());
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    info.rng_cpu = generator.get_state();
+  }
+  save_checkpoint(path, *model_, optimizer_.get(), info);
+  last_checkpoint_ = path;
+  spdlog::debug("saved checkpoint {} (epoch={} batch={} step={})", path, info.epoch, info.batch_in_epoch,
+                info.global_step);
+}
+
+void Trainer::resume_from(const FitOptions& options) {
+  const CheckpointInfo info = load_checkpoint(options.ckpt_path, *model_, optimizer_.get());
+  model_->to(accelerator_.device(), accelerator_.dtype());
   if (info.model_class != model_class_) {
-    throw CheckpointError("checkpoint '" + ckpt_path + "' holds a '" + info.model_class +
+    throw CheckpointError("checkpoint '" + options.ckpt_path + "' holds a '" + info.model_class +
                           "' model but the config asks for '" + model_class_ + "'");
   }
-  data::Loader& loader = stage == "test" ? data_.test_loader() : data_.val_loader();
-  const config::BatchLimit& limit = stage == "test" ? settings_.limit_test_batches : settings_.limit_val_batches;
-  if (loader.num_samples() == 0) {
-    throw UsageError("the " + stage + " set is empty; " +
-                     (stage == "val" ? "set data.init_args.val_size above 0" : "this dataset has no test split"));
+
+  std::vector<std::string> critical;
+  std::vector<std::string> other;
+  for (const std::string& key : config::changed_keys(config::parse_yaml(info.config_yaml, options.ckpt_path, false),
+                                                     config::parse_yaml(config_yaml_, "config", false))) {
+    (changes_model_or_data(key) ? critical : other).push_back(key);
+  }
+  auto join = [](const std::vector<std::string>& keys) {
+    std::string text;
+    for (const std::string& key : keys) text += (text.empty() ? "" : ", ") + key;
+    return text;
+  };
+  if (!critical.empty() && !options.ignore_config_changes) {
+    throw CheckpointError("resuming from '" + options.ckpt_path + "' with a different model or data config (" +
+                          join(critical) + "); use the checkpoint's config, or pass --ignore_config_changes");
+  }
+  if (!critical.empty() || !other.empty()) {
+    spdlog::warn("resuming with config changes: {}", join(critical.empty() ? other : critical));
   }
 
-  logger_.begin_run(config_yaml);
-  spdlog::info("{} checkpoint={} epoch={} step={} {} samples={}", stage, ckpt_path, info.epoch, info.global_step,
-               accelerator_.describe(), loader.num_samples());
-  const logging::Metrics metrics = evaluate(stage, loader, limit);
-  logger_.log_epoch(info.epoch, info.global_step, metrics, stage);
-  return metrics;
+  epoch_ = info.epoch;
+  batch_in_epoch_ = info.batch_in_epoch;
+  global_step_ = info.global_step;
+  if (scheduler_ && !info.scheduler.empty()) {
+    scheduler_->load_state(info.scheduler);
+  } else if (scheduler_ || !info.scheduler.empty()) {
+    spdlog::warn("the checkpoint and the config disagree on lr_scheduler; its state was not restored");
+  }
+  if (info.callbacks.size() == callbacks_.size()) {
+    for (size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]->load_state(info.callbacks[i]);
+  } else {
+    spdlog::warn("the checkpoint has state for {} callbacks but the config lists {}; callback state was not restored",
+                 info.callbacks.size(), callbacks_.size());
+  }
+  if (info.rng_cpu.defined()) {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(info.rng_cpu);
+  }
+  spdlog::info("resumed from {} at epoch={} batch={} step={}", options.ckpt_path, epoch_, batch_in_epoch_,
+               global_step_);
 }
 
 }  // namespace trainer

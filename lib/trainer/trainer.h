@@ -1,12 +1,15 @@
 #pragma once
-/// The Trainer: owns the model, the optimizer and the loop; asks the three connectors
-/// for devices, data and logging, and never hands itself to them.
+/// The Trainer: owns the model, the optimizer, the scheduler, the callbacks and the loop;
+/// asks the three connectors for devices, data and logging, and never hands itself to them.
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/settings.h"
 #include "logging/metrics.h"
+#include "trainer/callbacks/callback.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -27,19 +30,33 @@ class LoggerConnector;
 namespace models {
 class Model;
 }
+namespace optim {
+class LrScheduler;
+}
+struct CheckpointInfo;
+
+/// How `fit` starts: fresh, or resumed from a checkpoint.
+struct FitOptions {
+  std::string ckpt_path;               ///< resolved checkpoint to resume from; empty starts fresh
+  bool ignore_config_changes = false;  ///< resume even when the model or data config changed
+};
+
+/// Where `predict` writes its output.
+enum class PredictFormat { csv, npy };
 
 class Trainer {
  public:
-  /// Builds the model (sized from the data) and the optimizer on the accelerator's
-  /// device. Throws UsageError when the settings cannot work together.
+  /// Builds the model (sized from the data), the optimizer, the scheduler and the
+  /// callbacks. Throws UsageError when the settings cannot work together.
   Trainer(const config::TrainerSettings& settings, const config::ModelSettings& model,
-          const config::OptimizerSettings& optimizer, accelerator::AcceleratorConnector& accelerator,
-          logging::LoggerConnector& logger, data::DataConnector& data);
+          const config::OptimizerSettings& optimizer, const config::SchedulerSettings& scheduler,
+          accelerator::AcceleratorConnector& accelerator, logging::LoggerConnector& logger,
+          data::DataConnector& data);
   ~Trainer();
 
-  /// Trains for max_epochs / max_steps, validating as configured, and writes
-  /// checkpoints/last.ckpt at the end of every epoch. Returns the last epoch's metrics.
-  logging::Metrics fit(const std::string& config_yaml);
+  /// Trains until max_epochs, max_steps, max_time or a callback ends it, validating as
+  /// configured. Returns the newest value of every metric logged.
+  logging::Metrics fit(const std::string& config_yaml, const FitOptions& options = {});
 
   /// Loads the model from `ckpt_path` and evaluates it on the validation set.
   logging::Metrics validate(const std::string& ckpt_path, const std::string& config_yaml);
@@ -47,19 +64,39 @@ class Trainer {
   /// Loads the model from `ckpt_path` and evaluates it on the test set.
   logging::Metrics test(const std::string& ckpt_path, const std::string& config_yaml);
 
+  /// Loads the model from `ckpt_path`, runs it on the test set and writes predictions
+  /// to the run directory; returns the file's path.
+  std::string predict(const std::string& ckpt_path, const std::string& config_yaml, PredictFormat format);
+
   /// Path of the newest checkpoint fit() wrote; empty before.
   const std::string& last_checkpoint() const { return last_checkpoint_; }
 
  private:
+  class Context;
+  struct Plan;
+
+  Plan plan_fit() const;
+  void train_epoch(const Plan& plan, Context& context);
+  /// One optimizer step over the accumulation window [begin, end) of the epoch's batches;
+  /// adds the window's mean loss to `window_loss` and its samples to `samples`.
+  /// Returns false when the step was skipped for a non-finite loss.
+  bool train_window(data::Loader& loader, int64_t begin, int64_t end, double& window_loss, int64_t& samples);
+  bool validation_due(const Plan& plan, int64_t step_in_epoch) const;
+  void run_validation(const Plan& plan, Context& context);
+  void check_stop_conditions();
+  void record(const logging::Metrics& metrics);
+
+  /// Runs `loader` (up to `num_batches` batches) in eval mode; returns `<stage>/...` metrics.
+  logging::Metrics evaluate(const std::string& stage, data::Loader& loader, int64_t num_batches);
   logging::Metrics evaluate_checkpoint(const std::string& stage, const std::string& ckpt_path,
                                        const std::string& config_yaml);
-  /// Runs `loader` (up to `limit` batches) in eval mode; returns `<stage>/loss` and `<stage>/acc`.
-  logging::Metrics evaluate(const std::string& stage, data::Loader& loader, const config::BatchLimit& limit);
-  /// Trains one epoch of `num_batches` batches; returns the number of samples seen.
-  int64_t train_epoch(int64_t epoch, int64_t num_batches);
-  bool reached_max_steps() const;
-  /// Moves a batch to the accelerator's device and dtype.
+  /// Loads model weights from a checkpoint for evaluation; returns its info.
+  CheckpointInfo load_for_evaluation(const std::string& ckpt_path);
   data::Batch to_device(const data::Batch& batch) const;
+
+  /// Writes a resumable checkpoint of the current loop position.
+  void save_state(const std::string& path);
+  void resume_from(const FitOptions& options);
 
   config::TrainerSettings settings_;
   std::string model_class_;
@@ -68,9 +105,23 @@ class Trainer {
   data::DataConnector& data_;
   std::shared_ptr<models::Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::LrScheduler> scheduler_;
+  std::vector<std::unique_ptr<callbacks::Callback>> callbacks_;
+  bool has_checkpoint_callback_ = false;
 
+  // Loop state; a checkpoint stores it, so a resumed fit continues where this one stopped.
+  int64_t epoch_ = 0;
+  int64_t batch_in_epoch_ = 0;
   int64_t global_step_ = 0;
+  bool epoch_finished_ = false;  ///< epoch-end work is done: saves resume at the next epoch
+  bool stop_requested_ = false;
+  std::string stop_reason_;
+  callbacks::MetricHistory history_;
+  std::string config_yaml_;
+  std::string checkpoint_dir_;
   std::string last_checkpoint_;
+  std::chrono::steady_clock::time_point fit_start_;
+  double max_time_seconds_ = -1;
 };
 
 }  // namespace trainer

@@ -1,5 +1,6 @@
 // Checkpoint files: round trip of model and optimizer state, and rejected files.
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adam.h>
@@ -29,13 +30,29 @@ TEST_CASE("checkpoint round trip restores model, optimizer and info") {
   torch::nn::Linear model(3, 2);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(0.1));
   step(model, optimizer);
-  save_checkpoint(path, *model, &optimizer, {3, 42, "mlp", "seed_everything: 1\n"});
+  CheckpointInfo saved;
+  saved.epoch = 3;
+  saved.batch_in_epoch = 7;
+  saved.global_step = 42;
+  saved.model_class = "mlp";
+  saved.config_yaml = "seed_everything: 1\n";
+  saved.scheduler = {{"count", 5.0}, {"best", 0.25}};
+  saved.callbacks = {{{"wait", "2"}}, {}};
+  saved.data = {{"mean", at::arange(3.0)}};
+  saved.rng_cpu = at::detail::getDefaultCPUGenerator().get_state();
+  save_checkpoint(path, *model, &optimizer, saved);
 
   torch::nn::Linear restored(3, 2);
   torch::optim::Adam restored_optimizer(restored->parameters(), torch::optim::AdamOptions(0.1));
   const CheckpointInfo info = load_checkpoint(path, *restored, &restored_optimizer);
   CHECK(info.epoch == 3);
+  CHECK(info.batch_in_epoch == 7);
   CHECK(info.global_step == 42);
+  CHECK(info.scheduler == saved.scheduler);
+  CHECK(info.callbacks == saved.callbacks);
+  REQUIRE(info.data.count("mean") == 1);
+  CHECK(at::equal(info.data.at("mean"), at::arange(3.0)));
+  CHECK(at::equal(info.rng_cpu, saved.rng_cpu));
   CHECK(info.model_class == "mlp");
   CHECK(info.config_yaml == "seed_everything: 1\n");
   CHECK(at::equal(model->weight, restored->weight));

@@ -51,6 +51,8 @@ class FakeCatalog : public Catalog {
       case ComponentKind::model: return {"cnn", "mlp"};
       case ComponentKind::data: return {"fashion_mnist"};
       case ComponentKind::optimizer: return {"adam"};
+      case ComponentKind::lr_scheduler: return {};
+      case ComponentKind::callback: return {};
     }
     return {};
   }
@@ -117,7 +119,7 @@ TEST_CASE("every problem is reported at once") {
         "  exp.yaml:5:14: trainer.precision: invalid value '15'; choose one of '32', '32-true', '64', '64-true', "
         "'bf16-mixed'\n"
         "  exp.yaml:6:1: seed: unknown key; valid keys here: 'seed_everything', 'trainer', 'model', 'data', "
-        "'optimizer'");
+        "'optimizer', 'lr_scheduler'");
 }
 
 TEST_CASE("wrong types are named with the value") {

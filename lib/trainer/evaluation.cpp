@@ -1,0 +1,131 @@
+// The Trainer's evaluation paths: validation and test metrics, and predictions.
+
+#include <ATen/Functions.h>
+#include <torch/utils.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "accelerator/accelerator_connector.h"
+#include "core/errors.h"
+#include "data/data_connector.h"
+#include "logging/logger_connector.h"
+#include "models/model.h"
+#include "trainer/checkpoint.h"
+#include "trainer/predictions.h"
+#include "trainer/trainer.h"
+
+namespace trainer {
+
+data::Batch Trainer::to_device(const data::Batch& batch) const {
+  const c10::Device device = accelerator_.device();
+  const at::ScalarType dtype = accelerator_.dtype();
+  // Floating tensors take the precision's dtype; integer ones (labels, token ids) keep theirs.
+  auto move = [&](const at::Tensor& tensor) {
+    return tensor.is_floating_point() ? tensor.to(device, dtype) : tensor.to(device);
+  };
+  return {move(batch.inputs), move(batch.targets)};
+}
+
+logging::Metrics Trainer::evaluate(const std::string& stage, data::Loader& loader, int64_t num_batches) {
+  const bool was_training = model_->is_training();
+  model_->eval();
+  torch::NoGradGuard no_grad;
+
+  for (int64_t index = 0; index < num_batches; ++index) {
+    const data::Batch batch = to_device(loader.batch(index));
+    models::StepOutput output;
+    {
+      auto autocast = accelerator_.autocast();
+      output = model_->step(batch, /*with_metrics=*/true);
+    }
+    for (const auto& [name, sum] : output.metric_sums) logger_.accumulate(stage + "/" + name, sum, output.count);
+  }
+  model_->train(was_training);
+  logging::Metrics metrics = logger_.reduce(stage);
+  models::add_derived_metrics(model_->task(), stage, metrics);
+  return metrics;
+}
+
+CheckpointInfo Trainer::load_for_evaluation(const std::string& ckpt_path) {
+  CheckpointInfo info = load_checkpoint(ckpt_path, *model_, nullptr);
+  model_->to(accelerator_.device(), accelerator_.dtype());  // loading restores the dtype the file was saved in
+  if (info.model_class != model_class_) {
+    throw CheckpointError("checkpoint '" + ckpt_path + "' holds a '" + info.model_class +
+                          "' model but the config asks for '" + model_class_ + "'");
+  }
+  return info;
+}
+
+logging::Metrics Trainer::validate(const std::string& ckpt_path, const std::string& config_yaml) {
+  return evaluate_checkpoint("val", ckpt_path, config_yaml);
+}
+
+logging::Metrics Trainer::test(const std::string& ckpt_path, const std::string& config_yaml) {
+  return evaluate_checkpoint("test", ckpt_path, config_yaml);
+}
+
+logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const std::string& ckpt_path,
+                                              const std::string& config_yaml) {
+  const CheckpointInfo info = load_for_evaluation(ckpt_path);
+  data::Loader& loader = stage == "test" ? data_.test_loader() : data_.val_loader();
+  const config::BatchLimit& limit = stage == "test" ? settings_.limit_test_batches : settings_.limit_val_batches;
+  if (loader.num_samples() == 0) {
+    throw UsageError("the " + stage + " set is empty; " +
+                     (stage == "val" ? "set data.init_args.val_size above 0" : "this dataset has no test split"));
+  }
+  int64_t num_batches = limit.resolve(loader.num_batches());
+  if (settings_.fast_dev_run.value > 0) num_batches = std::min(num_batches, settings_.fast_dev_run.value);
+
+  logger_.begin_run(config_yaml);
+  spdlog::info("{} checkpoint={} epoch={} step={} {} samples={}", stage, ckpt_path, info.epoch, info.global_step,
+               accelerator_.describe(), loader.num_samples());
+  const logging::Metrics metrics = evaluate(stage, loader, num_batches);
+  logger_.log_epoch(info.epoch, info.global_step, metrics, stage);
+  return metrics;
+}
+
+std::string Trainer::predict(const std::string& ckpt_path, const std::string& config_yaml, PredictFormat format) {
+  const CheckpointInfo info = load_for_evaluation(ckpt_path);
+  data::Loader& loader = data_.test_loader();
+  if (loader.num_samples() == 0) throw UsageError("predict runs on the test set, which is empty for this dataset");
+  const int64_t num_batches = settings_.limit_predict_batches.resolve(loader.num_batches());
+
+  logger_.begin_run(config_yaml);
+  spdlog::info("predict checkpoint={} epoch={} step={} samples={}", ckpt_path, info.epoch, info.global_step,
+               loader.num_samples());
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> outputs;
+  std::vector<at::Tensor> targets;
+  for (int64_t index = 0; index < num_batches; ++index) {
+    const data::Batch batch = to_device(loader.batch(index));
+    at::Tensor output;
+    {
+      auto autocast = accelerator_.autocast();
+      output = model_->forward(batch.inputs);
+    }
+    outputs.push_back(output.to(at::kFloat).cpu());
+    targets.push_back(batch.targets.cpu());
+  }
+  const at::Tensor all_outputs = at::cat(outputs);
+  const at::Tensor all_targets = at::cat(targets);
+
+  const std::filesystem::path dir = logger_.run_dir().empty() ? std::filesystem::temp_directory_path()
+                                                              : std::filesystem::path(logger_.run_dir());
+  std::string path;
+  if (format == PredictFormat::csv) {
+    path = (dir / "predictions.csv").string();
+    write_predictions_csv(path, model_->task(), all_outputs, all_targets);
+  } else {
+    // Probabilities for classification, raw outputs otherwise.
+    const at::Tensor values = model_->task() == Task::classification ? all_outputs.softmax(1) : all_outputs;
+    path = (dir / "predictions.npy").string();
+    write_npy(path, values);
+    write_npy((dir / "targets.npy").string(), all_targets);
+  }
+  spdlog::info("predict wrote {} rows to {}", all_outputs.size(0), path);
+  return path;
+}
+
+}  // namespace trainer
