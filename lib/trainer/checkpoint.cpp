@@ -82,7 +82,8 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   }
 }
 
-CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                               const std::function<void(const CheckpointInfo&)>& before_load) {
   const std::string where = "checkpoint '" + path + "'";
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(where + " not found");
 
@@ -132,6 +133,8 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   }
   at::Tensor rng;
   if (archive.try_read("rng_cpu", rng, /*is_buffer=*/true)) info.rng_cpu = rng;
+
+  if (before_load) before_load(info);
 
   // Module::load replaces each tensor with the stored one, whatever its shape, so a
   // checkpoint of another architecture would load silently; compare shapes after it.

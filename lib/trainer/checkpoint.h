@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,10 +38,11 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer, const CheckpointInfo& info);
 
 /// Loads a checkpoint into `model` and, when not null, `optimizer`; returns its info.
+/// `before_load`, when given, sees the info before any tensor is loaded and may throw.
 /// Throws CheckpointError naming the file when it is missing, not a checkpoint, or
 /// does not match the model.
-CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model,
-                               torch::optim::Optimizer* optimizer);
+CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                               const std::function<void(const CheckpointInfo&)>& before_load = {});
 
 /// Resolves `--ckpt_path`: a file path as given, or "last" for the newest
 /// `<root>/<run_name>/version_*/checkpoints/last.ckpt`. Throws CheckpointError.

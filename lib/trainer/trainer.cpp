@@ -367,31 +367,33 @@ void Trainer::save_state(const std::string& path) {
 }
 
 void Trainer::resume_from(const FitOptions& options) {
-  const CheckpointInfo info = load_checkpoint(options.ckpt_path, *model_, optimizer_.get());
-  model_->to(accelerator_.device(), accelerator_.dtype());
-  if (info.model_class != model_class_) {
-    throw CheckpointError("checkpoint '" + options.ckpt_path + "' holds a '" + info.model_class +
-                          "' model but the config asks for '" + model_class_ + "'");
-  }
-
-  std::vector<std::string> critical;
-  std::vector<std::string> other;
-  for (const std::string& key : config::changed_keys(config::parse_yaml(info.config_yaml, options.ckpt_path, false),
-                                                     config::parse_yaml(config_yaml_, "config", false))) {
-    (changes_model_or_data(key) ? critical : other).push_back(key);
-  }
-  auto join = [](const std::vector<std::string>& keys) {
-    std::string text;
-    for (const std::string& key : keys) text += (text.empty() ? "" : ", ") + key;
-    return text;
+  // Compare configs before loading tensors: a changed model would fail to load with a
+  // less helpful message.
+  auto check_config = [&](const CheckpointInfo& saved) {
+    if (saved.model_class != model_class_) {
+      throw CheckpointError("checkpoint '" + options.ckpt_path + "' holds a '" + saved.model_class +
+                            "' model but the config asks for '" + model_class_ + "'");
+    }
+    std::vector<std::string> critical;
+    std::vector<std::string> other;
+    for (const std::string& key : config::changed_keys(config::parse_yaml(saved.config_yaml, options.ckpt_path, false),
+                                                       config::parse_yaml(config_yaml_, "config", false))) {
+      (changes_model_or_data(key) ? critical : other).push_back(key);
+    }
+    auto join = [](const std::vector<std::string>& keys) {
+      std::string text;
+      for (const std::string& key : keys) text += (text.empty() ? "" : ", ") + key;
+      return text;
+    };
+    if (!critical.empty() && !options.ignore_config_changes) {
+      throw CheckpointError("resuming from '" + options.ckpt_path + "' with a different model or data config (" +
+                            join(critical) + "); use the checkpoint's config, or pass --ignore_config_changes");
+    }
+    critical.insert(critical.end(), other.begin(), other.end());
+    if (!critical.empty()) spdlog::warn("resuming with config changes: {}", join(critical));
   };
-  if (!critical.empty() && !options.ignore_config_changes) {
-    throw CheckpointError("resuming from '" + options.ckpt_path + "' with a different model or data config (" +
-                          join(critical) + "); use the checkpoint's config, or pass --ignore_config_changes");
-  }
-  if (!critical.empty() || !other.empty()) {
-    spdlog::warn("resuming with config changes: {}", join(critical.empty() ? other : critical));
-  }
+  const CheckpointInfo info = load_checkpoint(options.ckpt_path, *model_, optimizer_.get(), check_config);
+  model_->to(accelerator_.device(), accelerator_.dtype());
 
   epoch_ = info.epoch;
   batch_in_epoch_ = info.batch_in_epoch;
