@@ -34,7 +34,8 @@ struct CsvArgs : config::Args, LoaderArgs {
             {"CSV file of the test samples; empty: hold out test_size samples of path.", {}, {}, {}, true});
     v.field("header", header,
             {"First line: 'names' (column names), 'sklearn' (n_samples,n_features,class names...), 'none', "
-             "or 'auto' (sklearn when the counts match the rows, names when a field is not a number, else none).",
+             "or 'auto' (sklearn when the first line is two counts that match the rows plus class names, names "
+             "when a field is not a number, else none).",
              {"auto", "names", "sklearn", "none"}});
     v.field("delimiter", delimiter, {"Field separator, one character."});
     v.field("features", features,

@@ -35,8 +35,12 @@ bool all_numbers(const std::vector<std::string>& fields) {
 bool looks_like_sklearn(const std::vector<std::string>& first, size_t data_rows, size_t data_width) {
   int64_t samples = 0;
   int64_t features = 0;
-  return first.size() >= 2 && parse_count(first[0], samples) && parse_count(first[1], features) &&
-         static_cast<size_t>(samples) == data_rows && static_cast<size_t>(features) + 1 == data_width;
+  if (first.size() < 2 || !parse_count(first[0], samples) || !parse_count(first[1], features)) return false;
+  double ignored = 0;
+  for (size_t i = 2; i < first.size(); ++i) {
+    if (parse_number(first[i], ignored)) return false;  // class names are words
+  }
+  return static_cast<size_t>(samples) == data_rows && static_cast<size_t>(features) + 1 == data_width;
 }
 
 std::string join_fields(const std::vector<std::string>& fields, char delimiter) {

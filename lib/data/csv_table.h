@@ -13,9 +13,10 @@ namespace trainer::data {
 ///  - sklearn: "n_samples,n_features[,class names...]" as in scikit-learn's iris.csv,
 ///             wine_data.csv and breast_cancer.csv; the target is the last column.
 ///  - none:    no header; the first line is data.
-///  - auto:    sklearn when the first line starts with two integers N and F and exactly
-///             N rows of F + 1 fields follow; otherwise names when any field of the first
-///             line is not a number; otherwise none.
+///  - auto:    sklearn when the first line is two integers N and F followed only by
+///             non-numeric class names, and exactly N rows of F + 1 fields follow;
+///             otherwise names when any field of the first line is not a number;
+///             otherwise none.
 enum class CsvHeader { auto_detect, names, sklearn, none };
 
 /// Parses "auto", "names", "sklearn" or "none".
