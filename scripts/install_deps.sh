@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache
   libtorch-dev libopenblas0-openmp
   libcli11-dev libyaml-cpp-dev libspdlog-dev doctest-dev zlib1g-dev
-  dataset-fashion-mnist
+  dataset-fashion-mnist python3-sklearn fortunes
   python3-jsonschema python3-yaml
 )
 

@@ -10,6 +10,8 @@
 #include "config/fields.h"
 #include "core/task.h"
 #include "core/registry.h"
+#include "data/state_dict.h"
+#include "data/transforms.h"
 
 namespace trainer::data {
 
@@ -21,7 +23,7 @@ struct DataSpec {
   int64_t num_outputs = 0;
 };
 
-/// Samples stored as two contiguous tensors indexed along dimension 0.
+/// Samples stored as two tensors indexed along dimension 0.
 struct TensorDataset {
   at::Tensor inputs;
   at::Tensor targets;
@@ -31,24 +33,29 @@ struct TensorDataset {
   TensorDataset select(const at::Tensor& indices) const;
 };
 
-/// Turns stored inputs (for example uint8 pixels) into model inputs for one batch.
-using InputTransform = std::function<at::Tensor(const at::Tensor&)>;
-
-/// What a dataset factory returns: a train set (split into train and val by the
-/// DataConnector unless `val` is given) and a test set.
+/// What a dataset factory returns. The DataConnector carves `val` and `test` out of
+/// `train` (by the loader's val_size and test_size) when the factory leaves them empty.
 struct LoadedData {
   TensorDataset train;
-  TensorDataset val;  ///< empty: carve validation out of `train`
+  TensorDataset val;
   TensorDataset test;
   DataSpec spec;
-  InputTransform transform;
+  Transform transform;
+  /// Encoding state derived from the training file, such as "classes" or "vocabulary".
+  StateDict state;
+  /// Re-encodes every split and the spec to match a saved `state`; null when the
+  /// dataset has no encoding state. Throws DataError when the data cannot be re-encoded.
+  std::function<void(const StateDict& saved, LoadedData& data)> restore;
 };
 
 /// Loader arguments shared by every dataset; dataset arguments derive from this.
 struct LoaderArgs {
   int64_t batch_size = 128;
-  int64_t val_size = 5000;
+  config::BatchLimit val_size{5000, false};  ///< an int counts samples, a float is a fraction
+  config::BatchLimit test_size{0, false};
   bool shuffle = true;
+  bool drop_last = false;
+  int64_t num_workers = 0;
 
   void visit_loader(config::FieldVisitor& v);
 };

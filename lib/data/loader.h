@@ -4,39 +4,70 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 
+#include "data/batch.h"
 #include "data/dataset.h"
+#include "data/sampler.h"
 
 namespace trainer::data {
 
-struct Batch {
-  at::Tensor inputs;
-  at::Tensor targets;
+class Prefetcher;
 
-  int64_t size() const { return targets.size(0); }
+struct LoaderOptions {
+  int64_t batch_size = 1;
+  /// Training loaders shuffle (when `shuffle` is set), augment, honour drop_last and
+  /// shard with equal counts; evaluation loaders read every sample once.
+  bool training = false;
+  bool shuffle = false;
+  bool drop_last = false;
+  int64_t num_workers = 0;
+  /// Copy batches into page-locked memory for faster transfers to a CUDA device.
+  bool pin_memory = false;
+  Shard shard;
+};
+
+/// Where a loader stands: enough to continue the same order after a restart.
+struct LoaderState {
+  int64_t epoch = 0;
+  int64_t next_batch = 0;  ///< index of the first batch not yet returned in `epoch`
+  uint64_t seed = 0;
 };
 
 class Loader {
  public:
-  Loader() = default;
-  /// `seed` and the epoch number decide the shuffled order, so every epoch differs
-  /// and every rerun with the same seed repeats it.
-  Loader(TensorDataset data, int64_t batch_size, bool shuffle, uint64_t seed, InputTransform transform);
+  Loader();
+  /// `seed` and the epoch number decide the shuffled order and the augmentation,
+  /// so every epoch differs and every rerun with the same seed repeats it.
+  Loader(TensorDataset data, const LoaderOptions& options, uint64_t seed, Transform transform);
+  ~Loader();
+  Loader(Loader&&) noexcept;
+  Loader& operator=(Loader&&) noexcept;
 
-  int64_t num_samples() const { return data_.size(); }
+  /// Samples this rank reads per epoch (before drop_last).
+  int64_t num_samples() const;
   int64_t num_batches() const;
   /// Draws the order of `epoch`; call before reading batches of that epoch.
   void set_epoch(int64_t epoch);
-  /// Returns batch `index` of the current epoch (the last one may be smaller).
-  Batch batch(int64_t index) const;
+  /// Returns batch `index` of the current epoch (the last one may be smaller). Its
+  /// content depends only on (seed, epoch, index, shard). With num_workers > 0,
+  /// reading batches in increasing order is served by background threads that
+  /// build the next batches ahead; any other index restarts them from there.
+  Batch batch(int64_t index);
+
+  LoaderState state() const;
+  /// Sets the epoch and position of `state`. Throws CheckpointError when its seed
+  /// differs from this loader's, because the order would then differ too.
+  void load_state(const LoaderState& state);
 
  private:
-  TensorDataset data_;
-  int64_t batch_size_ = 1;
-  bool shuffle_ = false;
-  uint64_t seed_ = 0;
-  InputTransform transform_;
-  at::Tensor order_;  ///< int64 permutation of the samples; undefined when not shuffling
+  struct Source;
+
+  std::shared_ptr<const Source> source_;
+  int64_t epoch_ = 0;
+  int64_t next_batch_ = 0;
+  at::Tensor indices_;  ///< this epoch's sample indices; undefined when reading in storage order
+  std::unique_ptr<Prefetcher> prefetcher_;
 };
 
 }  // namespace trainer::data

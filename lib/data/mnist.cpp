@@ -11,7 +11,7 @@
 namespace trainer::data {
 namespace {
 
-struct MnistArgs : config::Args, LoaderArgs {
+struct MnistArgs : config::Args, LoaderArgs, AugmentArgs {
   std::string root;
   double mean = 0.1307;  // MNIST training pixels scaled to [0, 1]
   double std = 0.3081;
@@ -22,6 +22,7 @@ struct MnistArgs : config::Args, LoaderArgs {
     visit_loader(v);
     v.field("mean", mean, {"Pixel mean subtracted after scaling pixels to [0, 1]."});
     v.field("std", std, {"Pixel standard deviation divided out after subtracting the mean.", {}, 1e-12});
+    visit_augment(v);
   }
 };
 
@@ -73,11 +74,11 @@ LoadedData load_mnist(const MnistArgs& args) {
   data.test = load_split(args.root, "t10k");
   data.spec.input_shape = {1, data.train.inputs.size(2), data.train.inputs.size(3)};
   data.spec.num_outputs = 10;
-  const double mean = args.mean;
-  const double std = args.std;
-  data.transform = [mean, std](const at::Tensor& pixels) {
-    return pixels.to(at::kFloat).div_(255.0).sub_(mean).div_(std);
-  };
+  data.transform.scale = 1.0 / 255.0;
+  data.transform.mean = at::scalar_tensor(args.mean, at::kFloat);
+  data.transform.std = at::scalar_tensor(args.std, at::kFloat);
+  data.transform.crop_padding = args.random_crop_padding;
+  data.transform.flip_probability = args.horizontal_flip;
   return data;
 }
 
