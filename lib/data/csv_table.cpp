@@ -31,7 +31,8 @@ bool all_numbers(const std::vector<std::string>& fields) {
   return true;
 }
 
-/// The sklearn rule of CsvHeader::auto_detect, also used to check an explicit sklearn header.
+/// Checks whether `first` is a sklearn header of the rows that follow; auto-detection and an
+/// explicit sklearn header both use this rule.
 bool looks_like_sklearn(const std::vector<std::string>& first, size_t data_rows, size_t data_width) {
   int64_t samples = 0;
   int64_t features = 0;

@@ -14,9 +14,9 @@ namespace trainer::data {
 ///             wine_data.csv and breast_cancer.csv; the target is the last column.
 ///  - none:    no header; the first line is data.
 ///  - auto:    sklearn when the first line is two integers N and F followed only by
-///             non-numeric class names, and exactly N rows of F + 1 fields follow;
-///             otherwise names when any field of the first line is not a number;
-///             otherwise none.
+///             non-numeric class names, and exactly N rows of F + 1 fields follow.
+///             Otherwise names when any field of the first line is not a number,
+///             and none when every field is.
 enum class CsvHeader { auto_detect, names, sklearn, none };
 
 /// Parses "auto", "names", "sklearn" or "none".

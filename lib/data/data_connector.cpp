@@ -40,6 +40,8 @@ void split_train(LoadedData& data, const LoaderArgs& args, uint64_t seed) {
   }
   if (val_count == 0 && test_count == 0) return;
 
+  // NOTE: select() copies the chosen samples, so a seeded split reads a memory-mapped .npy
+  // file into memory; explicit val and test files keep the training array mapped.
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor order = at::randperm(available, generator, at::TensorOptions().dtype(at::kLong));
   const TensorDataset all = data.train;

@@ -1,6 +1,6 @@
 #pragma once
 /// DataConnector: owns the datasets, samplers and loaders of every stage.
-/// Built from DataSettings, the run's seed and this process's shard; it knows nothing of the Trainer.
+/// Built from DataSettings, the run's seed and this process's shard, never from the Trainer.
 
 #include <cstdint>
 

@@ -33,7 +33,7 @@ struct TensorDataset {
   TensorDataset select(const at::Tensor& indices) const;
 };
 
-/// What a dataset factory returns. The DataConnector carves `val` and `test` out of
+/// The output of a dataset factory. The DataConnector carves `val` and `test` out of
 /// `train` (by the loader's val_size and test_size) when the factory leaves them empty.
 struct LoadedData {
   TensorDataset train;

@@ -15,7 +15,7 @@ TensorDataset TensorDataset::select(const at::Tensor& indices) const {
   return {inputs.index_select(0, indices), targets.index_select(0, indices)};
 }
 
-/// What never changes after construction; worker threads share it with the loader.
+/// The loader's immutable part, shared with the worker threads.
 struct Loader::Source {
   TensorDataset data;
   LoaderOptions options;

@@ -58,7 +58,7 @@ TensorDataset load_split(const std::string& inputs_path, const std::string& targ
 
   if (classification) {
     if (split.targets.is_floating_point()) {
-      throw DataError("'" + targets_path + "' holds floating-point targets, but classification needs class indices "
+      throw DataError("'" + targets_path + "' contains floating-point targets, but classification needs class indices "
                       "(int64 or uint8); convert them, or set data.init_args.task: regression");
     }
     if (split.targets.dim() != 1) {
@@ -105,9 +105,9 @@ LoadedData load_npy(const NpyArgs& args) {
     if (split->size() == 0) continue;
     if (split->inputs.sizes().slice(1) != train_inputs.sizes().slice(1) ||
         split->inputs.scalar_type() != train_inputs.scalar_type()) {
-      throw DataError("'" + *path + "' holds samples of shape " + std::string(c10::str(split->inputs.sizes().slice(1))) +
+      throw DataError("'" + *path + "' contains samples of shape " + std::string(c10::str(split->inputs.sizes().slice(1))) +
                       " and type " + std::string(c10::toString(split->inputs.scalar_type())) + " but '" + args.inputs +
-                      "' holds " + std::string(c10::str(train_inputs.sizes().slice(1))) + " and " +
+                      "' contains " + std::string(c10::str(train_inputs.sizes().slice(1))) + " and " +
                       std::string(c10::toString(train_inputs.scalar_type())));
     }
   }

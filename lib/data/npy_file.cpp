@@ -58,7 +58,7 @@ DtypeInfo dtype_of(const std::string& descr, const std::string& source) {
   if (descr == "<i8") return {at::kLong, 8};
   if (descr == "|u1" || descr == "<u1") return {at::kByte, 1};
   const bool big_endian = !descr.empty() && descr[0] == '>';
-  throw DataError("NPY file '" + source + "' holds dtype '" + descr + "'" +
+  throw DataError("NPY file '" + source + "' contains dtype '" + descr + "'" +
                   (big_endian ? " (big-endian)" : "") +
                   "; supported are float32 '<f4', float64 '<f8', int64 '<i8' and uint8 '|u1': convert it in "
                   "NumPy, e.g. np.save(path, array.astype(np.float32))");
@@ -130,7 +130,7 @@ at::Tensor read_npy(const std::string& path) {
                     "np.save(path, np.ascontiguousarray(array))");
   }
   const DtypeInfo dtype = dtype_of(header.descr, path);
-  if (header.shape.empty()) throw DataError("NPY file '" + path + "' holds a scalar; expected one row per sample");
+  if (header.shape.empty()) throw DataError("NPY file '" + path + "' contains a scalar; expected one row per sample");
 
   size_t count = 1;
   for (int64_t dim : header.shape) count *= static_cast<size_t>(dim);

@@ -1,5 +1,5 @@
 #pragma once
-/// Which samples each rank reads in each epoch, and in what order.
+/// Samplers: the samples each rank reads in each epoch, and their order.
 
 #include <ATen/core/Tensor.h>
 
@@ -23,8 +23,8 @@ uint64_t mix_seed(std::initializer_list<uint64_t> values);
 /// Training: the epoch's order (a permutation drawn from (seed, epoch) when
 /// shuffling) is dealt round-robin to the ranks. When the sample count is not a
 /// multiple of world_size, the last `count % world_size` samples of the order are
-/// dropped for that epoch, so every rank reads the same number of samples and
-/// ranks step together; no sample is repeated.
+/// dropped for that epoch. So every rank reads the same number of samples, ranks
+/// step together, and no sample is repeated.
 /// Evaluation: rank r reads samples r, r + world_size, ... in storage order, so
 /// the ranks together read every sample exactly once and counts may differ by one.
 class Sampler {

@@ -2,8 +2,6 @@
 
 #include <ATen/Functions.h>
 
-#include "core/errors.h"
-
 namespace trainer::data {
 namespace {
 

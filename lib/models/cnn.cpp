@@ -9,12 +9,12 @@
 #include <torch/nn/modules/pooling.h>
 
 #include "core/errors.h"
-#include "models/model.h"
+#include "models/plugin.h"
 
 namespace trainer::models {
 namespace {
 
-struct CnnArgs : config::Args {
+struct CnnArgs : ModelArgs {
   std::vector<int64_t> channels{16, 32};
   int64_t kernel_size = 3;
   int64_t hidden_size = 64;
@@ -27,6 +27,7 @@ struct CnnArgs : config::Args {
     v.field("hidden_size", hidden_size, {"Width of the hidden linear layer; 0 for none.", {}, 0});
     v.field("dropout", dropout, {"Dropout probability before each linear layer.", {}, 0.0, 1.0});
     v.field("batch_norm", batch_norm, {"Add batch normalisation after each convolution."});
+    visit_init(v);
   }
 };
 
@@ -85,10 +86,7 @@ class Cnn : public Model {
 }  // namespace
 
 void register_cnn(ModelRegistry& registry) {
-  registry.add<CnnArgs>("cnn", "Convolutional network for images: conv blocks, then linear layers",
-                        [](const CnnArgs& args, const data::DataSpec& spec) -> std::shared_ptr<Model> {
-                          return std::make_shared<Cnn>(args, spec);
-                        });
+  add_model<Cnn, CnnArgs>(registry, "cnn", "Convolutional network for images: conv blocks, then linear layers");
 }
 
 }  // namespace trainer::models

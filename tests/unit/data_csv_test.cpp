@@ -21,7 +21,7 @@ using testing::TempDir;
 
 const std::string kSklearnData = "/usr/lib/python3/dist-packages/sklearn/datasets/data/";
 
-/// A DataConnector over the csv dataset with `init_args` (YAML lines indented by four spaces).
+/// Builds a DataConnector over the csv dataset with `init_args` (YAML lines indented by four spaces).
 DataConnector csv_data(const std::string& init_args, uint64_t seed = 0) {
   const auto settings =
       testing::settings_from_yaml("model:\n  class_path: mlp\ndata:\n  class_path: csv\n  init_args:\n" + init_args);

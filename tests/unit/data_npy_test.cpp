@@ -101,11 +101,11 @@ TEST_CASE("npy rejects unsupported and broken files") {
   TempDir dir;
   const std::string i4 = dir.write("i4.npy", npy_bytes("<i4", "(1,)", raw<int32_t>({1})));
   CHECK(error_of([&] { read_npy(i4); }) ==
-        "NPY file '" + i4 + "' holds dtype '<i4'; supported are float32 '<f4', float64 '<f8', int64 '<i8' and "
+        "NPY file '" + i4 + "' contains dtype '<i4'; supported are float32 '<f4', float64 '<f8', int64 '<i8' and "
         "uint8 '|u1': convert it in NumPy, e.g. np.save(path, array.astype(np.float32))");
 
   const std::string big = dir.write("big.npy", npy_bytes(">f4", "(1,)", raw<float>({1})));
-  CHECK(error_of([&] { read_npy(big); }).find("holds dtype '>f4' (big-endian)") != std::string::npos);
+  CHECK(error_of([&] { read_npy(big); }).find("contains dtype '>f4' (big-endian)") != std::string::npos);
 
   const std::string fortran = dir.write("fortran.npy", npy_bytes("<f4", "(1, 1)", raw<float>({1}), "True"));
   CHECK(error_of([&] { read_npy(fortran); }) ==
@@ -184,7 +184,7 @@ TEST_CASE("npy dataset rejects mismatched files") {
   CHECK(error_of([&] { npy_data("    inputs: " + x + "\n    targets: " + y2 + "\n"); }) ==
         "'" + x + "' has 3 samples but '" + y2 + "' has 2 targets");
   CHECK(error_of([&] { npy_data("    inputs: " + x + "\n    targets: " + yf + "\n"); }) ==
-        "'" + yf + "' holds floating-point targets, but classification needs class indices (int64 or uint8); "
+        "'" + yf + "' contains floating-point targets, but classification needs class indices (int64 or uint8); "
         "convert them, or set data.init_args.task: regression");
   CHECK(error_of([&] { npy_data("    inputs: " + x + "\n    targets: " + yneg + "\n"); }) ==
         "'" + yneg + "' contains the negative class index -1; class indices start at 0");

@@ -48,6 +48,43 @@ TEST_CASE("mlp shapes, size and learning") {
   CHECK(last < first * 0.5);
 }
 
+TEST_CASE("mlp with gelu, batch norm and dropout") {
+  const auto model = build(
+      "model:\n  class_path: mlp\n  init_args:\n    hidden_sizes: [32]\n    activation: gelu\n"
+      "    batch_norm: true\n    dropout: 0.1\n");
+  CHECK((model->forward(at::zeros({4, 1, 28, 28})).sizes() == at::IntArrayRef{4, 10}));
+  // Linear, BatchNorm1d, GELU, Dropout, Linear.
+  CHECK(model->named_parameters().contains("layers.1.weight"));
+  CHECK(model->named_buffers().contains("layers.1.running_mean"));
+  CHECK(model->named_parameters().contains("layers.4.weight"));
+  CHECK(count_parameters(*model) == (784 * 32 + 32) + 2 * 32 + (32 * 10 + 10));
+  const auto [first, last] = overfit(*model);
+  CHECK(last < first * 0.5);
+}
+
+TEST_CASE("mlp tanh differs from relu") {
+  const std::string args = "model:\n  class_path: mlp\n  init_args:\n    hidden_sizes: [8]\n    init_seed: 3\n";
+  const auto relu = build(args);
+  const auto tanh = build(args + "    activation: tanh\n");
+  const at::Tensor inputs = at::randn({2, 1, 28, 28});
+  CHECK_FALSE(at::allclose(relu->forward(inputs), tanh->forward(inputs)));
+}
+
+TEST_CASE("init_seed gives the same weights whatever the global seed") {
+  const std::string yaml = "model:\n  class_path: cnn\n  init_args:\n    init_seed: 7\n";
+  at::manual_seed(1);
+  const auto first = testing::settings_from_yaml(yaml);
+  const auto a = model_registry().find("cnn")->build(*first.model.args, kImages);
+  at::manual_seed(2);
+  const auto b = model_registry().find("cnn")->build(*first.model.args, kImages);
+  for (const auto& item : a->named_parameters()) {
+    CHECK_MESSAGE(at::equal(item.value(), b->named_parameters()[item.key()]), item.key());
+  }
+  // Without init_seed, the weights come from the global stream.
+  const auto c = build("model:\n  class_path: cnn\n");
+  CHECK_FALSE(at::equal(a->named_parameters()["classifier.0.weight"], c->named_parameters()["classifier.0.weight"]));
+}
+
 TEST_CASE("cnn shapes, size and learning") {
   const auto model = build("model:\n  class_path: cnn\n");
   CHECK((model->forward(at::zeros({4, 1, 28, 28})).sizes() == at::IntArrayRef{4, 10}));
