@@ -82,18 +82,17 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   }
 }
 
-CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                               const std::function<void(const CheckpointInfo&)>& before_load) {
+namespace {
+
+/// Opens `path` as a checkpoint archive and reads everything but the model and optimizer.
+CheckpointInfo read_info(const std::string& path, torch::serialize::InputArchive& archive) {
   const std::string where = "checkpoint '" + path + "'";
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(where + " not found");
-
-  torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
   } catch (const c10::Error& error) {
     throw CheckpointError(where + " is not a readable checkpoint (truncated or another format?): " + c10_message(error));
   }
-
   CheckpointInfo info;
   c10::IValue value;
   if (!archive.try_read("format", value) || !value.isString() || value.toStringRef() != kFormat) {
@@ -134,6 +133,21 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   at::Tensor rng;
   if (archive.try_read("rng_cpu", rng, /*is_buffer=*/true)) info.rng_cpu = rng;
 
+  return info;
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  return read_info(path, archive);
+}
+
+CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                               const std::function<void(const CheckpointInfo&)>& before_load) {
+  const std::string where = "checkpoint '" + path + "'";
+  torch::serialize::InputArchive archive;
+  const CheckpointInfo info = read_info(path, archive);
   if (before_load) before_load(info);
 
   // Module::load replaces each tensor with the stored one, whatever its shape, so a

@@ -37,6 +37,10 @@ struct CheckpointInfo {
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer, const CheckpointInfo& info);
 
+/// Reads a checkpoint's info (loop position, states, config) without loading tensors
+/// into a model. Throws CheckpointError like load_checkpoint.
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
 /// Loads a checkpoint into `model` and, when not null, `optimizer`; returns its info.
 /// `before_load`, when given, sees the info before any tensor is loaded and may throw.
 /// Throws CheckpointError naming the file when it is missing, not a checkpoint, or

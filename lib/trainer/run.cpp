@@ -32,6 +32,11 @@ RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunO
   accelerator::AcceleratorConnector accelerator(settings.accelerator);
   accelerator::seed_everything(seed);
   data::DataConnector data(settings.data, seed);
+  if (!checkpoint.empty()) {
+    // Class names, vocabulary and standardisation come from the checkpoint, before the
+    // model is sized from the data.
+    data.load_state(read_checkpoint_info(checkpoint).data);
+  }
   logging::LoggerConnector logger(settings.logger);
   Trainer trainer(settings.trainer, settings.model, settings.optimizer, settings.lr_scheduler, accelerator, logger,
                   data);

@@ -355,6 +355,7 @@ void Trainer::save_state(const std::string& path) {
   info.config_yaml = config_yaml_;
   if (scheduler_) info.scheduler = scheduler_->state();
   for (const auto& callback : callbacks_) info.callbacks.push_back(callback->state());
+  info.data = data_.state();
   {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());

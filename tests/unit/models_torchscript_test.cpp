@@ -153,7 +153,11 @@ TEST_CASE("torchscript model round-trips through a checkpoint and exports") {
   trained->eval();
   const at::Tensor expected = trained->forward(batch.inputs).detach();
   const std::string checkpoint = (dir.path() / "last.ckpt").string();
-  save_checkpoint(checkpoint, *trained, nullptr, {1, 20, "torchscript", ""});
+  CheckpointInfo info;
+  info.epoch = 1;
+  info.global_step = 20;
+  info.model_class = "torchscript";
+  save_checkpoint(checkpoint, *trained, nullptr, info);
 
   const auto restored = build_model(torchscript_yaml(path), kFeatures);
   restored->eval();
