@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev doctest-dev zlib1g-dev
   dataset-fashion-mnist python3-sklearn fortunes
   python3-jsonschema python3-yaml
+  protobuf-compiler python3-protobuf
 )
 
 missing=()

@@ -46,7 +46,7 @@ struct Args {
   virtual void visit(class FieldVisitor& visitor) = 0;
 };
 
-enum class ComponentKind { model, data, optimizer, lr_scheduler, callback };
+enum class ComponentKind { model, data, optimizer, lr_scheduler, callback, logger };
 
 /// A component as configured: `class_path` plus its typed `init_args`.
 struct Component {

@@ -192,6 +192,10 @@ class Reader : public FieldVisitor {
     const Node* node = claim(key);
     if (node == nullptr || node->is_null()) return;
     const std::string path = join_key(prefix_, key);
+    if (node->is_scalar() && (node->text == "false" || node->text == "False")) {
+      value.clear();  // `logger: false` turns every component of the list off
+      return;
+    }
     if (!node->is_sequence()) {
       fail(*node, path, std::string("expected a list of ") + component_kind_name(kind) +
                             "s, each a map with 'class_path' and 'init_args', got " + describe_node(*node));

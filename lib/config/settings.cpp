@@ -17,6 +17,7 @@ const char* component_kind_name(ComponentKind kind) {
     case ComponentKind::optimizer: return "optimizer";
     case ComponentKind::lr_scheduler: return "lr_scheduler";
     case ComponentKind::callback: return "callback";
+    case ComponentKind::logger: return "logger";
   }
   return "component";
 }
@@ -78,7 +79,11 @@ void LoggerSettings::visit(FieldVisitor& v) {
           {"Folder that holds run directories <default_root_dir>/<run_name>/version_<N>.", {}, {}, {}, true});
   v.field("run_name", run_name, {"Name of the run directory group under default_root_dir."});
   v.field("log_every_n_steps", log_every_n_steps,
-          {"Write step metrics and a progress line every N optimizer steps.", {}, 1});
+          {"Write step metrics and, when stderr is not a terminal, a progress line every N optimizer steps.",
+           {}, 1});
+  v.component_list("logger", loggers, ComponentKind::logger,
+                   {"Metric files in the run directory, each a class_path with init_args: csv (metrics.csv), "
+                    "tensorboard (event files), jsonl (metrics.jsonl); false or [] for none."});
 }
 
 void ExperimentSettings::visit(FieldVisitor& v) {

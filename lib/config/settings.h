@@ -51,6 +51,8 @@ struct LoggerSettings {
   std::string default_root_dir = "runs";
   std::string run_name = "default";
   int64_t log_every_n_steps = 50;
+  /// `trainer.logger`; a component without args (the default) uses its registered defaults.
+  std::vector<Component> loggers{Component{"csv", nullptr}};
   /// Resolved, not read from YAML: false for fast_dev_run, which writes nothing lasting.
   bool write_files = true;
 

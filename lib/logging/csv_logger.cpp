@@ -1,6 +1,7 @@
 #include "logging/csv_logger.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
 
 #include "core/atomic_file.h"
@@ -40,6 +41,10 @@ void CsvLogger::log(int64_t epoch, int64_t step, const Metrics& metrics) {
   if (std::fputs(line.c_str(), file_) < 0 || std::fflush(file_) != 0) {
     throw std::runtime_error("cannot write metrics file '" + path_ + "'");
   }
+}
+
+void CsvLogger::log_hyperparams(const Hyperparams& hparams, double) {
+  write_file_atomic((std::filesystem::path(path_).parent_path() / "hparams.yaml").string(), hparams.config_yaml);
 }
 
 std::string CsvLogger::header() const {

@@ -7,15 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "logging/logger.h"
 #include "logging/metrics.h"
 
 namespace trainer::logging {
 
-class CsvLogger {
+class CsvLogger : public Logger {
  public:
   /// Creates (or truncates) the file at `path` lazily, on the first row.
   explicit CsvLogger(std::string path);
-  ~CsvLogger();
+  ~CsvLogger() override;
   CsvLogger(const CsvLogger&) = delete;
   CsvLogger& operator=(const CsvLogger&) = delete;
 
@@ -23,6 +24,11 @@ class CsvLogger {
   /// before adds a column: the file is then rewritten whole (atomically) with the
   /// new header, and earlier rows keep empty cells for it. Each row is flushed.
   void log(int64_t epoch, int64_t step, const Metrics& metrics);
+
+  /// Writes the config as hparams.yaml beside the metrics file.
+  void log_hyperparams(const Hyperparams& hparams, double wall_time) override;
+  void log_metrics(const MetricsEvent& event) override { log(event.epoch, event.step, event.metrics); }
+  void finalize(const std::string&, const Metrics&, double) override {}
 
   const std::string& path() const { return path_; }
 

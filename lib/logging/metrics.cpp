@@ -1,5 +1,7 @@
 #include "logging/metrics.h"
 
+#include <ATen/Functions.h>
+
 #include <charconv>
 #include <cmath>
 
@@ -20,18 +22,41 @@ std::string format_metric(double value) {
   return std::string(buffer, end);
 }
 
-void MetricAccumulator::add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight) {
+MetricAccumulator::Entry* MetricAccumulator::find(const std::string& name) {
   for (Entry& entry : entries_) {
-    if (entry.name == name) {
-      entry.sum.add_(weighted_sum.detach().to(at::kDouble));
-      entry.weight += weight;
-      return;
-    }
+    if (entry.name == name) return &entry;
+  }
+  return nullptr;
+}
+
+void MetricAccumulator::add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight) {
+  if (Entry* entry = find(name)) {
+    entry->sum.add_(weighted_sum.detach().to(at::kDouble));
+    entry->weight += weight;
+    return;
   }
   entries_.push_back({name, weighted_sum.detach().to(at::kDouble).clone(), weight});
 }
 
-Metrics MetricAccumulator::compute_and_reset(const std::string& prefix) {
+void MetricAccumulator::update(const std::string& name, const at::Tensor& value, int64_t batch_size,
+                               Reduction reduction, bool sync) {
+  const at::Tensor number = value.detach().to(at::kDouble);
+  if (reduction == Reduction::mean) {
+    add(name, number.mul(static_cast<double>(batch_size)), batch_size);
+  } else if (Entry* entry = find(name)) {
+    if (reduction == Reduction::sum) entry->sum.add_(number);
+    if (reduction == Reduction::max) entry->sum = at::maximum(entry->sum, number);
+    if (reduction == Reduction::min) entry->sum = at::minimum(entry->sum, number);
+    entry->weight += batch_size;
+  } else {
+    entries_.push_back({name, number.clone(), batch_size});
+  }
+  Entry* entry = find(name);
+  entry->reduction = reduction;
+  entry->sync = entry->sync || sync;
+}
+
+Metrics MetricAccumulator::compute_and_reset(const std::string& prefix, Reducer* reducer) {
   Metrics result;
   std::vector<Entry> kept;
   for (Entry& entry : entries_) {
@@ -39,8 +64,18 @@ Metrics MetricAccumulator::compute_and_reset(const std::string& prefix) {
       kept.push_back(std::move(entry));
       continue;
     }
-    const double sum = entry.sum.item<double>();
-    result.emplace_back(entry.name, entry.weight > 0 ? sum / static_cast<double>(entry.weight) : std::nan(""));
+    if (entry.reduction != Reduction::mean) {
+      if (entry.sync && reducer != nullptr) reducer->all_reduce(entry.sum, entry.reduction);
+      result.emplace_back(entry.name, entry.sum.item<double>());
+      continue;
+    }
+    // A mean over every process: sum the weighted sums and the weights, then divide.
+    at::Tensor pair = at::stack({entry.sum.reshape({}), at::scalar_tensor(static_cast<double>(entry.weight),
+                                                                          entry.sum.options())});
+    if (entry.sync && reducer != nullptr) reducer->all_reduce(pair, Reduction::sum);
+    const double sum = pair[0].item<double>();
+    const double weight = pair[1].item<double>();
+    result.emplace_back(entry.name, weight > 0 ? sum / weight : std::nan(""));
   }
   entries_ = std::move(kept);
   return result;

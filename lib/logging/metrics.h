@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "logging/reducer.h"
+
 namespace trainer::logging {
 
 /// Named values in the order they were logged, e.g. {"val/loss", 0.31}, {"val/acc", 0.89}.
@@ -19,24 +21,33 @@ double find_metric(const Metrics& metrics, const std::string& name);
 /// Formats a metric value compactly for logs and CSV (shortest text that reads back exactly).
 std::string format_metric(double value);
 
-/// Sums of (value × weight) kept as tensors on the compute device, so logging a
-/// metric every step costs no device synchronisation; compute() reads them once.
+/// Sums of (value × weight), or running extremes, kept as tensors on the compute device,
+/// so logging a metric every step costs no device synchronisation; compute_and_reset()
+/// reads them once.
 class MetricAccumulator {
  public:
   /// Adds `weighted_sum` (a 0-dim tensor equal to value × weight) and `weight`
   /// (usually the batch size) to the metric `name`.
   void add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight);
-  /// Returns the weighted mean of each metric whose name starts with `prefix` (all when
-  /// empty) and forgets those metrics.
-  Metrics compute_and_reset(const std::string& prefix = "");
+  /// Adds `value` (a 0-dim tensor) to the metric `name`, reduced by `reduction`: mean
+  /// weights it by `batch_size`, sum adds it, max and min keep the extreme. With `sync`,
+  /// compute_and_reset() also reduces the metric across processes.
+  void update(const std::string& name, const at::Tensor& value, int64_t batch_size, Reduction reduction,
+              bool sync = false);
+  /// Returns each metric whose name starts with `prefix` (all when empty), reduced over
+  /// the epoch and, for synced metrics, through `reducer`; then forgets those metrics.
+  Metrics compute_and_reset(const std::string& prefix = "", Reducer* reducer = nullptr);
   bool empty() const { return entries_.empty(); }
 
  private:
   struct Entry {
     std::string name;
-    at::Tensor sum;
+    at::Tensor sum;  ///< the weighted sum for mean and sum; the extreme so far for max and min
     int64_t weight = 0;
+    Reduction reduction = Reduction::mean;
+    bool sync = false;
   };
+  Entry* find(const std::string& name);
   std::vector<Entry> entries_;
 };
 

@@ -1,6 +1,7 @@
 #include "trainer/catalog.h"
 
 #include "data/dataset.h"
+#include "logging/logger_registry.h"
 #include "models/model.h"
 #include "optim/optimizers.h"
 #include "optim/schedulers.h"
@@ -24,6 +25,7 @@ std::vector<std::string> RegistryCatalog::names(config::ComponentKind kind) cons
     case config::ComponentKind::optimizer: return optim::optimizer_registry().names();
     case config::ComponentKind::lr_scheduler: return optim::scheduler_registry().names();
     case config::ComponentKind::callback: return callbacks::callback_registry().names();
+    case config::ComponentKind::logger: return logging::logger_registry().names();
   }
   return {};
 }
@@ -35,6 +37,7 @@ std::unique_ptr<config::Args> RegistryCatalog::make_args(config::ComponentKind k
     case config::ComponentKind::optimizer: return make_from(optim::optimizer_registry(), name);
     case config::ComponentKind::lr_scheduler: return make_from(optim::scheduler_registry(), name);
     case config::ComponentKind::callback: return make_from(callbacks::callback_registry(), name);
+    case config::ComponentKind::logger: return make_from(logging::logger_registry(), name);
   }
   return nullptr;
 }

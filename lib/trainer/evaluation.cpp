@@ -40,6 +40,7 @@ logging::Metrics Trainer::evaluate(const std::string& stage, data::Loader& loade
       output = model_->step(batch, /*with_metrics=*/true);
     }
     for (const auto& [name, sum] : output.metric_sums) logger_.accumulate(stage + "/" + name, sum, output.count);
+    logger_.show_progress(stage, epoch_, index + 1, num_batches);
   }
   model_->train(was_training);
   logging::Metrics metrics = logger_.reduce(stage);
@@ -82,6 +83,7 @@ logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const st
                accelerator_.describe(), loader.num_samples());
   const logging::Metrics metrics = evaluate(stage, loader, num_batches);
   logger_.log_epoch(info.epoch, info.global_step, metrics, stage);
+  logger_.finish_run("finished");
   return metrics;
 }
 
@@ -125,6 +127,7 @@ std::string Trainer::predict(const std::string& ckpt_path, const std::string& co
     write_npy((dir / "targets.npy").string(), all_targets);
   }
   spdlog::info("predict wrote {} rows to {}", all_outputs.size(0), path);
+  logger_.finish_run("finished");
   return path;
 }
 

@@ -160,6 +160,7 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
                model_class_, parameters, static_cast<double>(parameters) * 4 / 1e6, accelerator_.describe(),
                data_.train_loader().num_samples(), data_.val_loader().num_samples(), plan.train_batches,
                plan.steps_per_epoch);
+  logger_.log_model_summary(*model_);
 
   Context context(*this);
   fit_start_ = Clock::now();
@@ -185,12 +186,15 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   }
   for (auto& callback : callbacks_) callback->on_fit_end(context);
 
-  spdlog::info("fit done epoch={} step={} time={:.1f}s{}{}", epoch_, global_step_, seconds_since(fit_start_),
-               stop_reason_.empty() ? "" : " stopped: ", stop_reason_);
-  for (const auto& callback : callbacks_) {
-    const std::string line = callback->summary();
-    if (!line.empty()) spdlog::info("{}", line);
-  }
+  logging::RunSummary summary;
+  summary.epoch = epoch_;
+  summary.step = global_step_;
+  summary.seconds = seconds_since(fit_start_);
+  summary.train_samples = fit_samples_;
+  summary.stop_reason = stop_reason_;
+  for (const auto& callback : callbacks_) summary.notes.push_back(callback->summary());
+  for (const auto& [name, value] : history_) summary.last_metrics.emplace_back(name, value.value);
+  logger_.end_run(summary);
   logging::Metrics newest;
   for (const auto& [name, value] : history_) newest.emplace_back(name, value.value);
   return newest;
@@ -214,6 +218,7 @@ void Trainer::train_epoch(const Plan& plan, Context& context) {
     if (!stepped) continue;
 
     ++global_step_;
+    logger_.show_progress("train", epoch_, batch_in_epoch_, plan.train_batches);
     if (scheduler_ && scheduler_->per_step()) {
       const auto it = history_.find(scheduler_->monitor());
       scheduler_->interval_end(it == history_.end() ? std::nullopt : std::optional<double>(it->second.value));
@@ -286,6 +291,7 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
     logger_.accumulate("train/loss", output.loss.detach().mul(static_cast<double>(output.count)), output.count);
     window_loss += loss_value / window;
     samples += batch.size();
+    fit_samples_ += batch.size();
   }
   if (!finite) {
     optimizer_->zero_grad();

@@ -121,6 +121,7 @@ class Trainer {
   std::string checkpoint_dir_;
   std::string last_checkpoint_;
   std::chrono::steady_clock::time_point fit_start_;
+  int64_t fit_samples_ = 0;  ///< training samples this fit ran, for the final throughput
   double max_time_seconds_ = -1;
 };
 

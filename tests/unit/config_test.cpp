@@ -44,6 +44,11 @@ struct FakeAdamArgs : Args {
 };
 
 /// A catalog with stand-ins for the built-in components, so these tests need no LibTorch.
+/// The default `trainer.logger: [csv]` must resolve when a saved config is read back.
+struct FakeLoggerArgs : Args {
+  void visit(FieldVisitor&) override {}
+};
+
 class FakeCatalog : public Catalog {
  public:
   std::vector<std::string> names(ComponentKind kind) const override {
@@ -53,6 +58,7 @@ class FakeCatalog : public Catalog {
       case ComponentKind::optimizer: return {"adam"};
       case ComponentKind::lr_scheduler: return {};
       case ComponentKind::callback: return {};
+      case ComponentKind::logger: return {"csv"};
     }
     return {};
   }
@@ -61,6 +67,7 @@ class FakeCatalog : public Catalog {
     if (kind == ComponentKind::model && name == "cnn") return std::make_unique<FakeCnnArgs>();
     if (kind == ComponentKind::data && name == "fashion_mnist") return std::make_unique<FakeDataArgs>();
     if (kind == ComponentKind::optimizer && name == "adam") return std::make_unique<FakeAdamArgs>();
+    if (kind == ComponentKind::logger && name == "csv") return std::make_unique<FakeLoggerArgs>();
     return nullptr;
   }
 };

@@ -1,0 +1,28 @@
+#pragma once
+/// Reduction of logged metrics across the processes of a distributed run.
+
+#include <ATen/core/Tensor.h>
+
+namespace trainer::logging {
+
+/// How a metric's values within an epoch (and across processes) combine into one number.
+enum class Reduction { mean, sum, max, min };
+
+/// Combines a tensor across every process in place. The LoggerConnector uses it for
+/// metrics logged with `sync_dist`; mean metrics are reduced as a (weighted sum, weight)
+/// pair with Reduction::sum, so the result is the mean over every process's samples.
+class Reducer {
+ public:
+  virtual ~Reducer() = default;
+  virtual void all_reduce(at::Tensor& tensor, Reduction reduction) = 0;
+};
+
+/// One process: every tensor is already the total.
+// TODO: add a Reducer over the AcceleratorConnector's c10d process group once distributed
+// training exists; until then sync_dist has no effect.
+class IdentityReducer : public Reducer {
+ public:
+  void all_reduce(at::Tensor&, Reduction) override {}
+};
+
+}  // namespace trainer::logging
