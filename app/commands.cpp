@@ -7,6 +7,7 @@
 #include "config/explain.h"
 #include "config/load.h"
 #include "config/schema.h"
+#include "core/signals.h"
 #include "trainer/catalog.h"
 
 namespace trainer::app {
@@ -31,6 +32,12 @@ int run_stage_command(Stage stage, const ConfigOptions& options, const RunOption
   }
   // The last line on stdout is the run directory, so scripts can capture it.
   if (!result.run_dir.empty()) std::cout << result.run_dir << std::endl;
+  // A stop signal that arrived after the last point the run polls it still ends the
+  // command with that signal's code, so schedulers see why the process ended.
+  if (const int signal = received_stop_signal()) {
+    throw InterruptedError(stop_exit_code(signal),
+                           signal_name(signal) + " received after the command finished; its results are complete");
+  }
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "config/problems.h"
 #include "core/errors.h"
+#include "core/signals.h"
 
 namespace {
 
@@ -48,6 +49,9 @@ int run_guarded(const std::function<int()>& command) {
   } catch (const trainer::config::ConfigError& error) {
     std::cerr << "config error: " << error.what() << std::endl;
     return static_cast<int>(error.code());
+  } catch (const trainer::InterruptedError& error) {
+    std::cerr << "stopped: " << error.what() << std::endl;
+    return static_cast<int>(error.code());
   } catch (const trainer::Error& error) {
     std::cerr << "error: " << error.what() << std::endl;
     return static_cast<int>(error.code());
@@ -70,6 +74,12 @@ int main(int argc, char** argv) {
   std::string log_level = env_level != nullptr ? env_level : "info";
   app.add_option("--log-level", log_level,
                  "Console verbosity: trace, debug, info, warn, error, off (default: $TRAINER_LOG_LEVEL or info)");
+
+  const char* env_requeue = std::getenv("TRAINER_REQUEUE_SIGNAL");
+  std::string requeue_signal = env_requeue != nullptr ? env_requeue : "SIGUSR1";
+  app.add_option("--requeue-signal", requeue_signal,
+                 "Signal that saves and exits with code 75 so a scheduler can requeue the job: SIGUSR1, SIGUSR2, "
+                 "SIGHUP, a number or none (default: $TRAINER_REQUEUE_SIGNAL or SIGUSR1)");
 
   ConfigOptions options;
   trainer::RunOptions run_options;
@@ -137,6 +147,7 @@ int main(int argc, char** argv) {
   }
   return run_guarded([&] {
     setup_logging(log_level);
+    trainer::install_stop_handlers(trainer::parse_signal_name(requeue_signal));
     return selected();
   });
 }

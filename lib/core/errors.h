@@ -13,9 +13,10 @@ enum class ExitCode : int {
   failure = 1,       // unexpected runtime failure (a bug or a LibTorch error without more context)
   usage = 2,         // bad command line or config: nothing was created on disk
   data = 3,          // dataset missing, unreadable or malformed
-  checkpoint = 4,    // checkpoint missing, unreadable or incompatible
+  checkpoint = 4,    // checkpoint missing, unreadable or incompatible, or the run directory cannot hold one
   device = 5,        // requested device or precision is not available
   diverged = 6,      // training stopped on a non-finite loss
+  requeue = 75,      // the requeue signal (SIGUSR1 by default): stopped cleanly, resume later; EX_TEMPFAIL
   interrupted_int = 130,   // SIGINT: stopped cleanly
   interrupted_term = 143,  // SIGTERM: stopped cleanly
 };
@@ -47,6 +48,12 @@ class DeviceError : public Error {
 class UsageError : public Error {
  public:
   explicit UsageError(const std::string& message) : Error(ExitCode::usage, message) {}
+};
+
+/// A run stopped by SIGTERM, SIGINT or the requeue signal after saving what it could.
+class InterruptedError : public Error {
+ public:
+  InterruptedError(ExitCode code, const std::string& message) : Error(code, message) {}
 };
 
 class DivergedError : public Error {

@@ -38,10 +38,16 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& source)
 
   IdxArray array;
   size_t count = 1;
+  bool overflow = false;
   for (int i = 0; i < ndims; ++i) {
     const uint32_t dim = read_big_endian(bytes.data() + 4 + 4 * i);
     array.dims.push_back(dim);
-    count *= dim;
+    overflow = overflow || __builtin_mul_overflow(count, size_t{dim}, &count);
+  }
+  if (overflow) {
+    std::string dims;
+    for (int64_t dim : array.dims) dims += (dims.empty() ? "" : ", ") + std::to_string(dim);
+    throw DataError(where + " declares dimensions [" + dims + "] whose product overflows");
   }
   const size_t available = bytes.size() - header;
   if (available < count) {

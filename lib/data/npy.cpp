@@ -51,6 +51,15 @@ TensorDataset load_split(const std::string& inputs_path, const std::string& targ
     throw DataError("'" + inputs_path + "' has " + std::to_string(split.inputs.size(0)) + " samples but '" +
                     targets_path + "' has " + std::to_string(split.targets.size(0)) + " targets");
   }
+  for (const auto& [tensor, path] : {std::pair{&split.inputs, &inputs_path}, std::pair{&split.targets, &targets_path}}) {
+    if (!tensor->is_floating_point() || tensor->numel() == 0) continue;
+    const at::Tensor bad = at::logical_not(at::isfinite(*tensor)).reshape({tensor->size(0), -1}).any(1);
+    if (bad.any().item<bool>()) {
+      const int64_t sample = bad.nonzero().min().item<int64_t>();
+      throw DataError("'" + *path + "' contains NaN or infinite values, first in sample " + std::to_string(sample) +
+                      " (of " + std::to_string(tensor->size(0)) + "); clean the data before training");
+    }
+  }
   // float32 and uint8 inputs stay memory-mapped; other types are converted once here.
   if (split.inputs.scalar_type() == at::kDouble || split.inputs.scalar_type() == at::kLong) {
     split.inputs = split.inputs.to(at::kFloat);

@@ -34,6 +34,8 @@ struct CheckpointInfo {
 
 /// Writes `model`, `optimizer` (may be null) and `info` to `path` through a temporary
 /// file, so `path` always holds either the previous or the new complete checkpoint.
+/// The file is LibTorch's zip archive followed by a 24-byte trailer with the archive's
+/// length and CRC-32, which loading verifies.
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer, const CheckpointInfo& info);
 
@@ -48,8 +50,20 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                const std::function<void(const CheckpointInfo&)>& before_load = {});
 
-/// Resolves `--ckpt_path`: a file path as given, or "last" for the newest
-/// `<root>/<run_name>/version_*/checkpoints/last.ckpt`. Throws CheckpointError.
+/// Checks that `path` is a complete checkpoint: its checksum (when it has one), its
+/// format record and version, and a model record. Throws CheckpointError saying what
+/// is wrong.
+void verify_checkpoint(const std::string& path);
+
+/// Checks, before fit creates anything, that the run directory `folder` (or the nearest
+/// existing folder above it) is writable and has room for two checkpoints of
+/// `checkpoint_bytes`. Throws CheckpointError.
+void check_free_space(const std::string& folder, uint64_t checkpoint_bytes);
+
+/// Resolves `--ckpt_path`: a file path as given, or "last" for the newest valid
+/// checkpoint under `<root>/<run_name>/version_*/checkpoints/`: the newest last.ckpt
+/// first, then the other last.ckpt and *.ckpt files newest first, each rejected one
+/// logged as a warning with the reason. Throws CheckpointError when none is valid.
 std::string resolve_checkpoint_path(const std::string& ckpt_path, const std::string& root,
                                     const std::string& run_name);
 

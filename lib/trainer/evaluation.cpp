@@ -8,6 +8,7 @@
 
 #include "accelerator/accelerator_connector.h"
 #include "core/errors.h"
+#include "core/signals.h"
 #include "data/data_connector.h"
 #include "logging/logger_connector.h"
 #include "models/model.h"
@@ -33,12 +34,15 @@ logging::Metrics Trainer::evaluate(const std::string& stage, data::Loader& loade
   torch::NoGradGuard no_grad;
 
   for (int64_t index = 0; index < num_batches; ++index) {
-    const data::Batch batch = to_device(loader.batch(index));
-    models::StepOutput output;
-    {
-      auto autocast = accelerator_.autocast();
-      output = model_->step(batch, /*with_metrics=*/true);
+    // Outside fit (validate, test) a stop signal abandons the evaluation: its metrics
+    // would be partial, so nothing is written.
+    if (!fitting_ && received_stop_signal() != 0) {
+      const int signal = received_stop_signal();
+      throw InterruptedError(stop_exit_code(signal), signal_name(signal) + " received during " + stage +
+                                                         " batch " + std::to_string(index) + "; no results written");
     }
+    const data::Batch batch = to_device(loader.batch(index));
+    const models::StepOutput output = run_step(batch, /*with_metrics=*/true, stage, index);
     for (const auto& [name, sum] : output.metric_sums) logger_.accumulate(stage + "/" + name, sum, output.count);
     logger_.show_progress(stage, epoch_, index + 1, num_batches);
   }

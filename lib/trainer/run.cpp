@@ -40,6 +40,10 @@ RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunO
   logging::LoggerConnector logger(settings.logger);
   Trainer trainer(settings.trainer, settings.model, settings.optimizer, settings.lr_scheduler, accelerator, logger,
                   data);
+  if (stage == Stage::fit && settings.logger.write_files) {
+    check_free_space(settings.logger.default_root_dir,
+                     settings.trainer.enable_checkpointing ? trainer.estimated_checkpoint_bytes() : 0);
+  }
 
   RunResult result;
   switch (stage) {

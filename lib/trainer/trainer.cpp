@@ -16,6 +16,7 @@
 #include "config/duration.h"
 #include "config/node.h"
 #include "core/errors.h"
+#include "core/signals.h"
 #include "data/data_connector.h"
 #include "logging/logger_connector.h"
 #include "models/model.h"
@@ -136,6 +137,12 @@ Trainer::Plan Trainer::plan_fit() const {
     plan.write_checkpoints = false;
     plan.sanity_check = false;
   }
+  if (train.num_batches() == 0) {
+    const std::string samples = std::to_string(train.num_samples());
+    throw UsageError("no training batches: the training set's " + samples +
+                     " samples do not fill one batch and drop_last discards the partial one; set "
+                     "data.init_args.batch_size to at most " + samples + " or data.init_args.drop_last to false");
+  }
   if (plan.train_batches == 0) {
     throw UsageError("no training batches: the limits leave 0 of the training set's " +
                      std::to_string(train.num_batches()) + " batches; raise trainer.limit_train_batches");
@@ -146,6 +153,7 @@ Trainer::Plan Trainer::plan_fit() const {
 
 logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& options) {
   config_yaml_ = config_yaml;
+  fitting_ = true;
   const Plan plan = plan_fit();
   if (!options.ckpt_path.empty()) resume_from(options);
 
@@ -172,7 +180,7 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   }
 
   optimizer_->zero_grad();
-  while (!stop_requested_ && (plan.max_epochs < 0 || epoch_ < plan.max_epochs)) {
+  while (!poll_stop_signal() && (plan.max_epochs < 0 || epoch_ < plan.max_epochs)) {
     train_epoch(plan, context);
     if (!epoch_finished_) break;  // stopped inside the epoch
     epoch_ += 1;
@@ -181,7 +189,7 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   }
 
   const bool stopped_mid_epoch = batch_in_epoch_ > 0;
-  if (plan.write_checkpoints && !checkpoint_dir_.empty() && (stopped_mid_epoch || last_checkpoint_.empty())) {
+  if (plan.write_checkpoints && !checkpoint_dir_.empty() && (stopped_mid_epoch || last_checkpoint_.empty() || stop_signal_ != 0)) {
     save_state((std::filesystem::path(checkpoint_dir_) / "last.ckpt").string());  // always resumable
   }
   for (auto& callback : callbacks_) callback->on_fit_end(context);
@@ -195,6 +203,13 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   for (const auto& callback : callbacks_) summary.notes.push_back(callback->summary());
   for (const auto& [name, value] : history_) summary.last_metrics.emplace_back(name, value.value);
   logger_.end_run(summary);
+  if (stop_signal_ != 0) {
+    // The checkpoint is saved and every logger has written its lines; the exit code
+    // tells the scheduler why the run ended.
+    throw InterruptedError(stop_exit_code(stop_signal_),
+                           stop_reason_ + "; saved '" + last_checkpoint_ + "' at epoch=" + std::to_string(epoch_) +
+                               " step=" + std::to_string(global_step_) + "; resume with fit --ckpt_path last");
+  }
   logging::Metrics newest;
   for (const auto& [name, value] : history_) newest.emplace_back(name, value.value);
   return newest;
@@ -235,6 +250,7 @@ void Trainer::train_epoch(const Plan& plan, Context& context) {
                                    global_step_));
     }
     check_stop_conditions();
+    poll_stop_signal();
   }
   if (batch_in_epoch_ < plan.train_batches) return;  // stopped inside the epoch
 
@@ -265,11 +281,7 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
   bool finite = true;
   for (int64_t index = begin; index < end; ++index) {
     const data::Batch batch = to_device(loader.batch(index));
-    models::StepOutput output;
-    {
-      auto autocast = accelerator_.autocast();
-      output = model_->step(batch, /*with_metrics=*/false);
-    }
+    models::StepOutput output = run_step(batch, /*with_metrics=*/false, "training", index);
     // NOTE: reading the loss every batch synchronises a CUDA device; on CPU it is free.
     const double loss_value = output.loss.item<double>();
     if (!std::isfinite(loss_value)) {
@@ -348,8 +360,55 @@ void Trainer::check_stop_conditions() {
   }
 }
 
+bool Trainer::poll_stop_signal() {
+  // NOTE: with several ranks, this is where the flag must be all-reduced (max) over the
+  // process group so every rank stops after the same step; there is no process group yet.
+  const int signal = received_stop_signal();
+  if (signal != 0 && stop_signal_ == 0) {
+    stop_signal_ = signal;
+    stop_requested_ = true;
+    stop_reason_ = signal_name(signal) + " received";
+    spdlog::warn("{} received at epoch={} step={}; saving a checkpoint and stopping", signal_name(signal), epoch_,
+                 global_step_);
+  }
+  return stop_requested_;
+}
+
+models::StepOutput Trainer::run_step(const data::Batch& batch, bool with_metrics, const std::string& stage,
+                                     int64_t index) {
+  std::string cause;
+  try {
+    auto autocast = accelerator_.autocast();
+    return model_->step(batch, with_metrics);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& error) {
+    cause = error.what_without_backtrace();
+  } catch (const std::runtime_error& error) {  // some LibTorch shape checks throw these
+    cause = error.what();
+  }
+  cause = cause.substr(0, cause.find('\n'));
+  const std::string where = "model '" + model_class_ + "' failed on " + stage + " batch " + std::to_string(index) +
+                            " (inputs of shape " + std::string(c10::str(batch.inputs.sizes())) +
+                            ", targets of shape " + std::string(c10::str(batch.targets.sizes())) + ")";
+  if (cause.find("out of bounds") != std::string::npos && batch.targets.numel() > 0 &&
+      !batch.targets.is_floating_point()) {
+    throw DataError(where + ": a label is outside the model's classes (labels in this batch range from " +
+                    std::to_string(batch.targets.min().item<int64_t>()) + " to " +
+                    std::to_string(batch.targets.max().item<int64_t>()) + "): " + cause +
+                    "; fix the labels or give the model as many outputs as there are classes");
+  }
+  throw UsageError(where + ": " + cause + "; check that the data's sample shape fits the model");
+}
+
 void Trainer::record(const logging::Metrics& metrics) {
   for (const auto& [name, value] : metrics) history_[name] = {value, global_step_, epoch_};
+}
+
+uint64_t Trainer::estimated_checkpoint_bytes() const {
+  uint64_t bytes = 1 << 20;
+  for (const at::Tensor& parameter : model_->parameters()) bytes += 3 * parameter.nbytes();
+  return bytes;
 }
 
 void Trainer::save_state(const std::string& path) {

@@ -29,6 +29,7 @@ class LoggerConnector;
 }
 namespace models {
 class Model;
+struct StepOutput;
 }
 namespace optim {
 class LrScheduler;
@@ -68,6 +69,10 @@ class Trainer {
   /// to the run directory; returns the file's path.
   std::string predict(const std::string& ckpt_path, const std::string& config_yaml, PredictFormat format);
 
+  /// Estimated size in bytes of one checkpoint: the parameters plus up to two optimizer
+  /// moments each, and 1 MiB for the rest. The free-space check before fit uses it.
+  uint64_t estimated_checkpoint_bytes() const;
+
   /// Path of the newest checkpoint fit() wrote; empty before.
   const std::string& last_checkpoint() const { return last_checkpoint_; }
 
@@ -84,6 +89,13 @@ class Trainer {
   bool validation_due(const Plan& plan, int64_t step_in_epoch) const;
   void run_validation(const Plan& plan, Context& context);
   void check_stop_conditions();
+  /// Turns a received SIGTERM, SIGINT or requeue signal into a stop request; returns
+  /// true once a stop is requested for any reason. It is the one place a stop signal
+  /// enters the loop.
+  bool poll_stop_signal();
+  /// Runs the model's step on one batch, turning LibTorch errors into a UsageError
+  /// (shapes) or a DataError (labels) that names the model, the batch and its shapes.
+  models::StepOutput run_step(const data::Batch& batch, bool with_metrics, const std::string& stage, int64_t index);
   void record(const logging::Metrics& metrics);
 
   /// Runs `loader` (up to `num_batches` batches) in eval mode; returns `<stage>/...` metrics.
@@ -115,6 +127,8 @@ class Trainer {
   int64_t global_step_ = 0;
   bool epoch_finished_ = false;  ///< epoch-end work is done: saves resume at the next epoch
   bool stop_requested_ = false;
+  int stop_signal_ = 0;   ///< the signal that stopped fit; 0 when none did
+  bool fitting_ = false;  ///< inside fit(): evaluation runs to its end before a signal stops the loop
   std::string stop_reason_;
   callbacks::MetricHistory history_;
   std::string config_yaml_;
