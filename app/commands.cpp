@@ -26,7 +26,9 @@ int run_stage_command(Stage stage, const ConfigOptions& options, const RunOption
     std::cout << config::settings_to_yaml(loaded.settings);
     return 0;
   }
-  const RunResult result = run_stage(stage, loaded.settings, run_options);
+  RunOptions options_with_overrides = run_options;
+  options_with_overrides.overrides = options.extras;
+  const RunResult result = run_stage(stage, loaded.settings, options_with_overrides);
   for (const auto& [name, value] : result.metrics) {
     spdlog::info("result {}={}", name, logging::format_metric(value));
   }

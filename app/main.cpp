@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
   trainer::RunOptions run_options;
   std::string key;
   bool print_config = false;
+  std::string run_name;
+  std::string version;
   std::function<int()> selected;
 
   struct StageCommand {
@@ -114,9 +116,14 @@ int main(int argc, char** argv) {
                           "csv (index, target, prediction, probabilities) or npy (predictions.npy, targets.npy)");
     }
     command->add_flag("--print_config", print_config, "Print the resolved config as YAML and exit");
+    command->add_option("--run_name", run_name, "Same as --trainer.run_name: the run directory group");
+    command->add_option("--version", version, "Same as --trainer.version: the run directory is version_<VERSION>");
     const trainer::Stage stage = spec.stage;
     command->callback([&, stage, command] {
       options.extras = command->remaining();
+      // Spelled as overrides, so they take precedence and are recorded like any other.
+      if (!run_name.empty()) options.extras.push_back("--trainer.run_name=" + run_name);
+      if (!version.empty()) options.extras.push_back("--trainer.version=" + version);
       selected = [&, stage] { return trainer::app::run_stage_command(stage, options, run_options, print_config); };
     });
   }

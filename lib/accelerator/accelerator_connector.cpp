@@ -3,6 +3,8 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
+#include <torch/nn/module.h>
+#include <torch/utils.h>
 #include <torch/utils.h>
 
 #include <charconv>
@@ -62,6 +64,17 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
     at::globalContext().setDeterministicCuDNN(true);
     at::globalContext().setBenchmarkCuDNN(false);
+  }
+}
+
+void AcceleratorConnector::prepare(torch::nn::Module& module) const {
+  module.to(device_);
+  torch::NoGradGuard no_grad;
+  for (at::Tensor tensor : module.parameters()) {
+    if (tensor.is_floating_point() && tensor.scalar_type() != dtype_) tensor.set_data(tensor.to(dtype_));
+  }
+  for (at::Tensor tensor : module.buffers()) {
+    if (tensor.is_floating_point() && tensor.scalar_type() != dtype_) tensor.set_data(tensor.to(dtype_));
   }
 }
 

@@ -10,6 +10,10 @@
 
 #include "config/settings.h"
 
+namespace torch::nn {
+class Module;
+}
+
 namespace trainer::accelerator {
 
 class AcceleratorConnector {
@@ -23,6 +27,10 @@ class AcceleratorConnector {
   at::ScalarType dtype() const { return dtype_; }
   bool mixed_precision() const { return mixed_; }
   int num_threads() const { return num_threads_; }
+  /// Moves `module` to the device and its floating-point parameters and buffers to
+  /// dtype(); integer buffers (BatchNorm's num_batches_tracked) keep their type, which
+  /// Module::to(dtype) would not do.
+  void prepare(torch::nn::Module& module) const;
   /// One line for the log, e.g. "device=cpu threads=2 precision=32".
   std::string describe() const;
 

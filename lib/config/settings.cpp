@@ -78,6 +78,8 @@ void LoggerSettings::visit(FieldVisitor& v) {
   v.field("default_root_dir", default_root_dir,
           {"Folder that holds run directories <default_root_dir>/<run_name>/version_<N>.", {}, {}, {}, true});
   v.field("run_name", run_name, {"Name of the run directory group under default_root_dir."});
+  v.field("version", version,
+          {"Run directory version_<version>; empty picks the next free number. An existing one is an error."});
   v.field("log_every_n_steps", log_every_n_steps,
           {"Write step metrics and, when stderr is not a terminal, a progress line every N optimizer steps.",
            {}, 1});

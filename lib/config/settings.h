@@ -50,6 +50,7 @@ struct AcceleratorSettings {
 struct LoggerSettings {
   std::string default_root_dir = "runs";
   std::string run_name = "default";
+  std::string version;  ///< run directory version_<version>; empty picks the next free number
   int64_t log_every_n_steps = 50;
   /// `trainer.logger`; a component without args (the default) uses its registered defaults.
   std::vector<Component> loggers{Component{"csv", nullptr}};

@@ -24,13 +24,17 @@ std::string value_after(const std::string& header, const std::string& key, const
     throw DataError("NPY file '" + source + "' header has no '" + key + "' entry: " + header);
   }
   const size_t colon = header.find(':', at);
-  const size_t begin = header.find_first_not_of(' ', colon + 1);
+  const size_t begin = colon == std::string::npos ? colon : header.find_first_not_of(' ', colon + 1);
+  if (begin == std::string::npos) {
+    throw DataError("NPY file '" + source + "' header has no value for '" + key + "': " + header);
+  }
   return header.substr(begin);
 }
 
 std::vector<int64_t> parse_shape(const std::string& text, const std::string& source) {
   if (text.empty() || text[0] != '(') throw DataError("NPY file '" + source + "' has an unreadable shape: " + text);
   const size_t close = text.find(')');
+  if (close == std::string::npos) throw DataError("NPY file '" + source + "' has an unreadable shape: " + text);
   std::vector<int64_t> shape;
   std::string number;
   for (size_t i = 1; i <= close; ++i) {
@@ -38,6 +42,9 @@ std::vector<int64_t> parse_shape(const std::string& text, const std::string& sou
     if (c >= '0' && c <= '9') {
       number += c;
     } else if (c == ',' || c == ')') {
+      if (number.size() > 18) {
+        throw DataError("NPY file '" + source + "' has a shape dimension out of range: " + number);
+      }
       if (!number.empty()) shape.push_back(std::stoll(number));
       number.clear();
     } else if (c != ' ' && c != 'L') {

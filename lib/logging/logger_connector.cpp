@@ -87,8 +87,19 @@ void LoggerConnector::begin_run(const std::string& config_yaml) {
   if (error) {
     throw std::runtime_error("cannot create run folder '" + group.string() + "': " + error.message());
   }
+  if (!settings_.version.empty()) {
+    const fs::path chosen = group / ("version_" + settings_.version);
+    if (::mkdir(chosen.c_str(), 0755) != 0) {
+      const int code = errno;
+      if (code == EEXIST) {
+        throw UsageError("run directory '" + chosen.string() + "' exists; choose another trainer.version or remove it");
+      }
+      throw std::runtime_error("cannot create run directory '" + chosen.string() + "': " + std::strerror(code));
+    }
+    run_dir_ = chosen.string();
+  }
   // mkdir is atomic: when concurrent runs race for the same version, the loser tries the next.
-  for (int64_t version = last_version(group) + 1;; ++version) {
+  for (int64_t version = last_version(group) + 1; run_dir_.empty(); ++version) {
     const fs::path candidate = group / ("version_" + std::to_string(version));
     if (::mkdir(candidate.c_str(), 0755) == 0) {
       run_dir_ = candidate.string();

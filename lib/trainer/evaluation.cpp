@@ -54,7 +54,7 @@ logging::Metrics Trainer::evaluate(const std::string& stage, data::Loader& loade
 
 CheckpointInfo Trainer::load_for_evaluation(const std::string& ckpt_path) {
   CheckpointInfo info = load_checkpoint(ckpt_path, *model_, nullptr);
-  model_->to(accelerator_.device(), accelerator_.dtype());  // loading restores the dtype the file was saved in
+  accelerator_.prepare(*model_);  // loading restores the dtype the file was saved in
   if (info.model_class != model_class_) {
     throw CheckpointError("checkpoint '" + ckpt_path + "' holds a '" + info.model_class +
                           "' model but the config asks for '" + model_class_ + "'");

@@ -2,15 +2,55 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <filesystem>
+
 #include "accelerator/accelerator_connector.h"
 #include "config/load.h"
 #include "core/errors.h"
 #include "data/data_connector.h"
 #include "logging/logger_connector.h"
 #include "trainer/checkpoint.h"
+#include "trainer/results.h"
 #include "trainer/trainer.h"
 
 namespace trainer {
+namespace {
+
+const char* stage_name(Stage stage) {
+  switch (stage) {
+    case Stage::fit: return "fit";
+    case Stage::validate: return "validate";
+    case Stage::test: return "test";
+    case Stage::predict: return "predict";
+  }
+  return "unknown";
+}
+
+RunResult run_command(Stage stage, Trainer& trainer, const std::string& checkpoint, const std::string& config_yaml,
+                      const RunOptions& options) {
+  RunResult result;
+  result.checkpoint = checkpoint;
+  switch (stage) {
+    case Stage::fit:
+      result.metrics = trainer.fit(config_yaml, {checkpoint, options.ignore_config_changes});
+      result.checkpoint = trainer.last_checkpoint();
+      break;
+    case Stage::validate:
+      result.metrics = trainer.validate(checkpoint, config_yaml);
+      break;
+    case Stage::test:
+      result.metrics = trainer.test(checkpoint, config_yaml);
+      break;
+    case Stage::predict:
+      result.output = trainer.predict(checkpoint, config_yaml,
+                                      options.predict_format == "npy" ? PredictFormat::npy : PredictFormat::csv);
+      break;
+  }
+  return result;
+}
+
+}  // namespace
 
 RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunOptions& options) {
   const std::string config_yaml = config::settings_to_yaml(settings);
@@ -45,25 +85,47 @@ RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunO
                      settings.trainer.enable_checkpointing ? trainer.estimated_checkpoint_bytes() : 0);
   }
 
+  const auto start = std::chrono::steady_clock::now();
+  RunRecord record;
+  record.stage = stage_name(stage);
+  record.config_hash = config_hash(config_yaml);
+  record.overrides = options.overrides;
+  // Writes results.json when the run got as far as a run directory, whatever the outcome.
+  auto finish = [&](int exit_code, const std::string& error) {
+    if (logger.run_dir().empty()) return;
+    record.status = status_for_exit_code(exit_code);
+    record.exit_code = exit_code;
+    record.error = error;
+    record.run_dir = logger.run_dir();
+    record.wall_time_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (exit_code != 0) record.final_metrics = trainer.newest_metrics();
+    record.best_metrics = trainer.best_metrics();
+    record.last_checkpoint = trainer.last_checkpoint();
+    if (const auto best = trainer.best_checkpoint()) {
+      record.best_checkpoint = best->path;
+      record.monitor = best->monitor;
+      if (!best->monitor.empty()) record.best_score = best->score;
+    }
+    try {
+      write_results_json((std::filesystem::path(logger.run_dir()) / "results.json").string(), record);
+    } catch (const std::exception& write_error) {
+      spdlog::error("cannot write results.json: {}", write_error.what());
+    }
+  };
+
   RunResult result;
-  switch (stage) {
-    case Stage::fit:
-      result.metrics = trainer.fit(config_yaml, {checkpoint, options.ignore_config_changes});
-      checkpoint = trainer.last_checkpoint();
-      break;
-    case Stage::validate:
-      result.metrics = trainer.validate(checkpoint, config_yaml);
-      break;
-    case Stage::test:
-      result.metrics = trainer.test(checkpoint, config_yaml);
-      break;
-    case Stage::predict:
-      result.output = trainer.predict(checkpoint, config_yaml,
-                                      options.predict_format == "npy" ? PredictFormat::npy : PredictFormat::csv);
-      break;
+  try {
+    result = run_command(stage, trainer, checkpoint, config_yaml, options);
+  } catch (const Error& error) {
+    finish(static_cast<int>(error.code()), error.what());
+    throw;
+  } catch (const std::exception& error) {
+    finish(static_cast<int>(ExitCode::failure), error.what());
+    throw;
   }
+  record.final_metrics = result.metrics;
+  finish(0, "");
   result.run_dir = logger.run_dir();
-  result.checkpoint = checkpoint;
   return result;
 }
 

@@ -2,6 +2,7 @@
 /// One CLI command from loaded settings to a finished run directory.
 
 #include <string>
+#include <vector>
 
 #include "config/settings.h"
 #include "logging/metrics.h"
@@ -15,6 +16,7 @@ struct RunOptions {
   std::string ckpt_path;               ///< a path or "last"; fit resumes from it, the others evaluate it
   bool ignore_config_changes = false;  ///< fit: resume even when the model or data config changed
   std::string predict_format = "csv";  ///< predict: "csv" or "npy"
+  std::vector<std::string> overrides;  ///< the command-line overrides, recorded in results.json
 };
 
 struct RunResult {
@@ -26,7 +28,8 @@ struct RunResult {
 
 /// Builds the three connectors from their settings, then the Trainer, and runs `stage`.
 /// Everything that can fail on user input (device, data, model shape, checkpoint path)
-/// fails before the run directory is created.
+/// fails before the run directory is created. Once the run directory exists, results.json
+/// records how the run ended, also when it throws.
 RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunOptions& options);
 
 }  // namespace trainer

@@ -7,6 +7,7 @@
 #include <torch/optim/optimizer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <mutex>
@@ -94,7 +95,7 @@ Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSet
   }
 
   model_ = model_entry->build(*model.args, data_.spec());
-  model_->to(accelerator_.device(), accelerator_.dtype());
+  accelerator_.prepare(*model_);
   optimizer_ = optimizer_entry->build(*optimizer.args, model_->parameters());
   if (!scheduler.class_path.empty()) {
     const optim::SchedulerRegistry::Entry* entry = optim::scheduler_registry().find(scheduler.class_path);
@@ -195,6 +196,7 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   for (auto& callback : callbacks_) callback->on_fit_end(context);
 
   logging::RunSummary summary;
+  summary.status = stop_signal_ != 0 ? "interrupted" : "finished";
   summary.epoch = epoch_;
   summary.step = global_step_;
   summary.seconds = seconds_since(fit_start_);
@@ -203,6 +205,10 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   for (const auto& callback : callbacks_) summary.notes.push_back(callback->summary());
   for (const auto& [name, value] : history_) summary.last_metrics.emplace_back(name, value.value);
   logger_.end_run(summary);
+  return newest_metrics();
+}
+
+logging::Metrics Trainer::newest_metrics() const {
   if (stop_signal_ != 0) {
     // The checkpoint is saved and every logger has written its lines; the exit code
     // tells the scheduler why the run ended.
@@ -402,7 +408,25 @@ models::StepOutput Trainer::run_step(const data::Batch& batch, bool with_metrics
 }
 
 void Trainer::record(const logging::Metrics& metrics) {
-  for (const auto& [name, value] : metrics) history_[name] = {value, global_step_, epoch_};
+  for (const auto& [name, value] : metrics) {
+    history_[name] = {value, global_step_, epoch_};
+    const bool stage_metric = name.rfind("train/", 0) == 0 || name.rfind("val/", 0) == 0 || name.rfind("test/", 0) == 0;
+    if (!stage_metric || std::isnan(value)) continue;
+    const bool higher_is_better = name.find("acc") != std::string::npos;
+    auto it = std::find_if(best_metrics_.begin(), best_metrics_.end(), [&](const auto& best) { return best.first == name; });
+    if (it == best_metrics_.end()) {
+      best_metrics_.emplace_back(name, value);
+    } else if (higher_is_better ? value > it->second : value < it->second) {
+      it->second = value;
+    }
+  }
+}
+
+std::optional<callbacks::BestCheckpoint> Trainer::best_checkpoint() const {
+  for (const auto& callback : callbacks_) {
+    if (auto best = callback->best_checkpoint()) return best;
+  }
+  return std::nullopt;
 }
 
 uint64_t Trainer::estimated_checkpoint_bytes() const {
@@ -459,7 +483,7 @@ void Trainer::resume_from(const FitOptions& options) {
     if (!critical.empty()) spdlog::warn("resuming with config changes: {}", join(critical));
   };
   const CheckpointInfo info = load_checkpoint(options.ckpt_path, *model_, optimizer_.get(), check_config);
-  model_->to(accelerator_.device(), accelerator_.dtype());
+  accelerator_.prepare(*model_);
 
   epoch_ = info.epoch;
   batch_in_epoch_ = info.batch_in_epoch;

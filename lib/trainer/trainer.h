@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,13 @@ class Trainer {
 
   /// Path of the newest checkpoint fit() wrote; empty before.
   const std::string& last_checkpoint() const { return last_checkpoint_; }
+  /// Newest value of every metric logged in fit.
+  logging::Metrics newest_metrics() const;
+  /// The best checkpoint a model_checkpoint callback kept, if any.
+  std::optional<callbacks::BestCheckpoint> best_checkpoint() const;
+  /// Best value of every train/, val/ and test/ metric logged in fit: the highest for
+  /// accuracies (names containing "acc"), the lowest for everything else.
+  const logging::Metrics& best_metrics() const { return best_metrics_; }
 
  private:
   class Context;
@@ -131,6 +139,7 @@ class Trainer {
   bool fitting_ = false;  ///< inside fit(): evaluation runs to its end before a signal stops the loop
   std::string stop_reason_;
   callbacks::MetricHistory history_;
+  logging::Metrics best_metrics_;
   std::string config_yaml_;
   std::string checkpoint_dir_;
   std::string last_checkpoint_;

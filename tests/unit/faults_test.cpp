@@ -13,6 +13,7 @@
 #include "core/signals.h"
 #include "data/data_connector.h"
 #include "data/idx.h"
+#include "data/npy_file.h"
 #include "idx_fixture.h"
 #include "models/model.h"
 #include "settings_fixture.h"
@@ -237,6 +238,22 @@ TEST_CASE("idx parser rejects fuzzed headers") {
   CHECK_THROWS_WITH_AS(data::parse_idx(overflow, "fuzz"),
                        "IDX file 'fuzz' declares dimensions [65536, 65536, 65536, 65536] whose product overflows",
                        DataError);
+}
+
+TEST_CASE("npy header parser rejects fuzzed headers") {
+  // Found by npy_fuzz: a key with nothing after it, a shape without ')' and a
+  // dimension too large for int64 used to throw std::out_of_range or read past the header.
+  for (const std::string& dict : {std::string("{'descr':   "), std::string("{'descr': '<f4', 'shape': (2, 3"),
+                                 std::string("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                                             "(99999999999999999999999,), }")}) {
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+    bytes += static_cast<char>(dict.size() & 0xff);
+    bytes += static_cast<char>(dict.size() >> 8);
+    bytes += dict;
+    CAPTURE(dict);
+    CHECK_THROWS_AS(data::parse_npy_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "fuzz.npy"),
+                    DataError);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ class CallbackContext {
 
 using CallbackState = std::map<std::string, std::string>;
 
+/// The best checkpoint a checkpointing callback kept, for summaries and results.json.
+struct BestCheckpoint {
+  std::string path;
+  std::string monitor;  ///< empty when ranked by recency
+  double score = 0;
+};
+
 class Callback {
  public:
   virtual ~Callback() = default;
@@ -58,6 +66,8 @@ class Callback {
   virtual void load_state(const CallbackState&) {}
   /// One line for the final summary, or "".
   virtual std::string summary() const { return ""; }
+  /// The best checkpoint kept, for callbacks that keep checkpoints.
+  virtual std::optional<BestCheckpoint> best_checkpoint() const { return std::nullopt; }
 };
 
 using CallbackRegistry = Registry<std::unique_ptr<Callback>>;

@@ -69,6 +69,11 @@ class ModelCheckpoint : public Callback {
     best_path_ = state.count("best_path") ? state.at("best_path") : "";
   }
 
+  std::optional<BestCheckpoint> best_checkpoint() const override {
+    if (best_path_.empty()) return std::nullopt;
+    return BestCheckpoint{best_path_, args_.monitor, best_score()};
+  }
+
   std::string summary() const override {
     if (best_path_.empty()) return "";
     return "best checkpoint " + best_path_ + (args_.monitor.empty() ? "" : " (" + args_.monitor + "=" +
