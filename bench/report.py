@@ -136,6 +136,29 @@ def python_section(results):
     return "".join(out)
 
 
+def checkpoint_section(results):
+    section = results["sections"].get("checkpoint")
+    if not section:
+        return ""
+    out = ["## Checkpoint cost\n\n",
+           f"`trainer fit` writes `checkpoints/last.ckpt` at the end of every epoch. Runs of {section['epochs']} "
+           "epochs of one batch each, with checkpointing on and off, interleaved: the wall-time difference per "
+           "epoch is the cost of one checkpoint. The last column relates it to a full Fashion-MNIST epoch "
+           "(430 steps) at the per-step time of the trainer with logging off, from the overhead table.\n\n"]
+    overhead = results["sections"].get("overhead", {}).get("models", {})
+    rows = []
+    for model, data in section["models"].items():
+        stats = data["ms_per_checkpoint"]
+        share = "n/a"
+        step = overhead.get(model, {}).get("variants", {}).get("trainer_logging_off", {}).get("per_step_ms")
+        if stats and step:
+            share = f"{stats['median'] / (430 * step['median']) * 100:.2f}%"
+        size = f"{data['file_bytes'] / 1e6:.2f}" if data["file_bytes"] else "n/a"
+        rows.append((model.upper(), spread(stats, digits=1), size, share))
+    out.append(table(["model", "ms per checkpoint", "file size, MB", "share of one epoch"], rows))
+    return "".join(out)
+
+
 def loader_section(results):
     section = results["sections"].get("loader")
     if not section:
@@ -246,6 +269,7 @@ def render(results, profile_notes):
         machine_section(results), "\n",
         overhead_section(results), "\n",
         python_section(results), "\n",
+        checkpoint_section(results), "\n",
         loader_section(results), "\n",
         startup_section(results), "\n",
         memory_section(results), "\n",
