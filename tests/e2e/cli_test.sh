@@ -95,7 +95,7 @@ check "missing config file exits 2" expect_error 2 "missing.yaml: cannot open co
   fit --config "$WORK/missing.yaml"
 check "missing dataset folder exits 3" expect_error 3 "dataset folder '/nonexistent/data' not found" \
   "${CNN[@]}" --data.init_args.root=/nonexistent/data
-check "unknown model exits 2" expect_error 2 "unknown model 'cnnn'; choose one of 'cnn', 'mlp'; did you mean 'cnn'?" \
+check "unknown model exits 2" expect_error 2 "unknown model 'cnnn'; choose one of 'cnn', 'gpt', 'mlp', 'resnet', 'torchscript'; did you mean 'cnn'?" \
   "${CNN[@]}" --model=cnnn
 check "unknown key names the source" expect_error 2 \
   "command line (--trainer.max_epoch): trainer.max_epoch: unknown key; did you mean 'trainer.max_epochs'?" \
