@@ -5,7 +5,7 @@
 namespace trainer::app {
 
 /// Parses `argv`, runs the chosen subcommand and returns the process exit code
-/// documented in README.md ("Exit codes"). Catches every error; never calls exit().
+/// documented in README.md ("Exit codes"). It catches every error and never calls exit().
 int main_entry(int argc, char** argv);
 
 }  // namespace trainer::app

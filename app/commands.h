@@ -1,5 +1,5 @@
 #pragma once
-/// The subcommands, each run with its parsed options. Binding options is main.cpp's job,
+/// The subcommands, each run with its parsed options. Binding options is cli.cpp's job,
 /// so CLI11 stays in one translation unit.
 
 #include <memory>

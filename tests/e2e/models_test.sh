@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end tests of models brought from outside: a TorchScript model written by
-# Python trains in C++ and improves, survives its checkpoint, and exports back;
-# state dicts of TorchScript and built-in models load in Python with the model's
-# names and give the outputs that C++ computes. Needs Debian's python3-torch.
+# End-to-end tests of models brought from outside. A TorchScript model written by
+# Python trains in C++ and improves, survives its checkpoint, and exports back.
+# State dicts of TorchScript and built-in models load in Python with the model's
+# names, and give the outputs that C++ computes. Needs Debian's python3-torch.
 # Usage: models_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_FORWARD PATH_TO_EXPORT_SCRIPT
 set -uo pipefail
 

@@ -2,7 +2,7 @@
 // inputs read from a raw file, so end-to-end tests can compare C++ outputs with Python's.
 //
 // Usage: checkpoint_forward CKPT float32|int64 INPUT OUTPUT DIM...
-// INPUT holds the inputs as raw native-endian values of that type, shaped DIM...;
+// INPUT contains the inputs as raw native-endian values of that type, shaped DIM...
 // OUTPUT receives the model's outputs as raw float32 values.
 
 #include <ATen/Functions.h>
