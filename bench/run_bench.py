@@ -387,6 +387,8 @@ class Suite:
     def run(self):
         started = datetime.datetime.now().astimezone()
         self.results["date"] = started.isoformat(timespec="seconds")
+        revision = subprocess.run(["git", "-C", self.root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        self.results["commit"] = os.environ.get("BENCH_COMMIT") or revision.stdout.strip() or "unknown"
         self.results["machine"] = self.machine()
         self.results["settings"] = {
             "repeats": self.args.repeats, "mlp_steps": self.args.mlp_steps, "cnn_steps": self.args.cnn_steps,
