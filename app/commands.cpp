@@ -1,14 +1,23 @@
-#include "commands.h"
+#include "app/commands.h"
 
+#include <torch/nn/module.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iostream>
 
+#include "accelerator/accelerator_connector.h"
 #include "config/explain.h"
 #include "config/load.h"
 #include "config/schema.h"
+#include "core/atomic_file.h"
+#include "core/errors.h"
+#include "data/data_connector.h"
+#include "models/export.h"
+#include "models/model.h"
 #include "core/signals.h"
 #include "trainer/catalog.h"
+#include "trainer/checkpoint.h"
 
 namespace trainer::app {
 namespace {
@@ -16,6 +25,36 @@ namespace {
 config::LoadedConfig load(const ConfigOptions& options) {
   const RegistryCatalog catalog;
   return config::load_config(options.configs, config::parse_override_args(options.extras), catalog);
+}
+
+/// Reads the config that a checkpoint saved, with command-line `overrides` applied on top.
+config::ExperimentSettings settings_from_checkpoint(const std::string& ckpt_path,
+                                                    const std::vector<std::string>& overrides) {
+  // A module without tensors loads only the checkpoint's info, whatever model it holds.
+  torch::nn::Module no_model;
+  const CheckpointInfo info = load_checkpoint(ckpt_path, no_model, nullptr);
+  // Not a file source, so relative paths stay relative to the working directory, as
+  // they were when the run that wrote the checkpoint resolved them.
+  config::Node merged = config::parse_yaml(info.config_yaml, "the config saved in '" + ckpt_path + "'", false);
+  for (const config::Override& item : config::parse_override_args(overrides)) {
+    config::set_path(merged, item.key, config::parse_yaml(item.value, "command line (--" + item.key + ")", false));
+  }
+  return config::read_settings(merged, RegistryCatalog());
+}
+
+/// Returns the dtype training used for parameters and buffers under these settings, on the CPU.
+at::ScalarType export_dtype(config::AcceleratorSettings settings) {
+  settings.accelerator = "cpu";
+  settings.devices = "auto";
+  return accelerator::AcceleratorConnector(settings).dtype();
+}
+
+void write_output(const std::string& path, const std::string& bytes) {
+  try {
+    write_file_atomic(path, bytes);
+  } catch (const std::runtime_error& error) {
+    throw UsageError(std::string("--output: ") + error.what());
+  }
 }
 
 }  // namespace
@@ -52,6 +91,72 @@ int print_config_command(const ConfigOptions& options) {
 int explain_command(const ConfigOptions& options, const std::string& key) {
   config::LoadedConfig loaded = load(options);
   std::cout << config::explain_key(loaded, key);
+  return 0;
+}
+
+CheckpointModel load_checkpoint_model(const ConfigOptions& options, const std::string& ckpt_path) {
+  CheckpointModel loaded;
+  loaded.ckpt_path = ckpt_path;
+  if (!options.configs.empty()) {
+    loaded.settings = load(options).settings;
+    loaded.ckpt_path = resolve_checkpoint_path(ckpt_path, loaded.settings.logger.default_root_dir,
+                                               loaded.settings.logger.run_name);
+  } else if (ckpt_path == "last") {
+    throw UsageError("--ckpt_path last needs --config to find the run folder; pass the checkpoint's path instead");
+  } else {
+    loaded.settings = settings_from_checkpoint(ckpt_path, options.extras);
+  }
+
+  // The data decides the model's input shape and output width.
+  // NOTE: a checkpoint carries no dataset encoding yet, so a text model is rebuilt
+  // with the vocabulary of the text file the config names now.
+  const config::ExperimentSettings& settings = loaded.settings;
+  const data::DataConnector data(settings.data, static_cast<uint64_t>(settings.seed_everything));
+  loaded.model = models::build_model(settings.model, data.spec());
+  // Training converts every tensor to the precision's dtype, integer buffers such as
+  // BatchNorm's num_batches_tracked included, and checkpoint loading keeps the tensor's
+  // dtype while taking the file's bytes. So convert as training did, load, and then
+  // give integer buffers their own dtype back for the exported file.
+  std::vector<std::pair<at::Tensor, at::ScalarType>> integer_buffers;
+  for (const at::Tensor& buffer : loaded.model->buffers()) {
+    if (!at::isFloatingType(buffer.scalar_type())) integer_buffers.emplace_back(buffer, buffer.scalar_type());
+  }
+  loaded.model->to(c10::Device(c10::kCPU), export_dtype(settings.accelerator));
+  loaded.info = load_checkpoint(loaded.ckpt_path, *loaded.model, nullptr);
+  for (auto& [buffer, dtype] : integer_buffers) buffer.set_data(buffer.to(dtype));
+  if (loaded.info.model_class != settings.model.class_path) {
+    throw CheckpointError("checkpoint '" + loaded.ckpt_path + "' holds a '" + loaded.info.model_class +
+                          "' model but the config asks for '" + settings.model.class_path + "'");
+  }
+  loaded.model->eval();
+  return loaded;
+}
+
+int export_command(const ConfigOptions& options, const ExportOptions& export_options) {
+  const CheckpointModel loaded = load_checkpoint_model(options, export_options.ckpt_path);
+  const std::string& class_path = loaded.settings.model.class_path;
+
+  const bool torchscript = export_options.format == "torchscript";
+  std::string output = export_options.output;
+  if (output.empty()) {
+    const std::filesystem::path folder = std::filesystem::path(loaded.ckpt_path).parent_path();
+    output = (folder / (torchscript ? "model.pt" : "state_dict.pt")).string();
+  }
+  if (torchscript) {
+    try {
+      loaded.model->save_torchscript(output);
+    } catch (const UsageError& error) {
+      throw UsageError("exporting model '" + class_path + "' as TorchScript: " + error.what());
+    } catch (const std::runtime_error& error) {
+      throw UsageError(std::string("--output: ") + error.what());
+    }
+  } else {
+    write_output(output, models::state_dict_bytes(*loaded.model));
+  }
+  spdlog::info("export format={} model={} epoch={} step={} parameters={} output={}", export_options.format,
+               class_path, loaded.info.epoch, loaded.info.global_step, models::count_parameters(*loaded.model),
+               output);
+  std::cout << output << std::endl;
   return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "config/problems.h"
 #include "core/errors.h"
 #include "data/data_connector.h"
+#include "data/sampler.h"
 #include "trainer/catalog.h"
 
 namespace {
@@ -78,10 +79,9 @@ int run(const Options& options) {
   trainer::data::DataConnector data(loaded.settings.data, seed);
   trainer::data::Loader& loader = data.train_loader();
 
-  // The same samples as plain tensors. Reading them through batch() with shuffling off
-  // would need another loader; rebuilding them from the loader's own batches is simpler.
-  // NOTE: this assumes the Fashion-MNIST transform (bytes to normalised floats); the
-  // index_bytes variant repeats it by hand with Fashion-MNIST's mean and std.
+  // Plain tensors with the same samples, gathered from one epoch of the loader's batches.
+  // NOTE: index_bytes assumes the Fashion-MNIST transform (pixels scaled to [0, 1], then
+  // standardised with mean 0.2860 and std 0.3530) and inverts it to recover the bytes.
   loader.set_epoch(0);
   std::vector<at::Tensor> input_parts;
   std::vector<at::Tensor> target_parts;
@@ -97,7 +97,7 @@ int run(const Options& options) {
   const int64_t batch_size = loaded.settings.data.as<trainer::data::LoaderArgs>().batch_size;
 
   auto plain_epoch = [&](const at::Tensor& inputs, bool normalize_batch, int64_t epoch) {
-    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed * 1000003ULL + static_cast<uint64_t>(epoch));
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(trainer::data::mix_seed({seed, static_cast<uint64_t>(epoch)}));
     const at::Tensor order = at::randperm(size, generator, at::TensorOptions().dtype(at::kLong));
     int64_t samples = 0;
     for (int64_t begin = 0; begin < size; begin += batch_size) {

@@ -2,7 +2,8 @@
 // is measured against. It builds the same network as lib/models/{mlp,cnn}.cpp with the
 // default init_args, draws the same validation split and epoch orders as the
 // DataConnector, and trains with Adam (lr 1e-3) at batch 128. It has no config, no
-// logging and no checkpoints. Only the IDX reader comes from the trainer's library.
+// logging and no checkpoints. Only the IDX reader and the seed hash of the epoch
+// order (mix_seed) come from the trainer's library.
 //
 // Usage: plain_loop [--model=mlp|cnn] [--steps=N] [--threads=N] [--seed=N]
 //                   [--root=DIR] [--transform=once|per-batch]
@@ -27,6 +28,7 @@
 #include <string>
 
 #include "data/idx.h"
+#include "data/sampler.h"
 
 namespace {
 
@@ -136,8 +138,8 @@ int run(const Options& options) {
   int64_t samples = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t epoch = 0; step < options.steps; ++epoch) {
-    // The Loader's epoch order: a generator seeded from (seed, epoch).
-    const at::Tensor order = permutation(train_size, options.seed * 1000003ULL + static_cast<uint64_t>(epoch));
+    // The Loader's epoch order: a generator seeded with mix_seed({seed, epoch}).
+    const at::Tensor order = permutation(train_size, trainer::data::mix_seed({options.seed, static_cast<uint64_t>(epoch)}));
     for (int64_t begin = 0; begin < train_size && step < options.steps; begin += kBatchSize) {
       const at::Tensor indices = order.slice(0, begin, std::min(begin + kBatchSize, train_size));
       at::Tensor batch_inputs = inputs.index_select(0, indices);

@@ -41,6 +41,21 @@ def read_idx(path):
     return torch.frombuffer(bytearray(data[4 + 4 * ndims :]), dtype=torch.uint8).reshape(dims)
 
 
+def mix_seed(values):
+    """Hash `values` into one seed exactly as trainer::data::mix_seed (lib/data/sampler.cpp) does."""
+    mask = (1 << 64) - 1
+    golden = 0x9E3779B97F4A7C15
+    state = golden
+    for value in values:
+        state ^= (value + golden + (state << 6) + (state >> 2)) & mask
+        state = (state + golden) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        state = z ^ (z >> 31)
+    return state
+
+
 def permutation(size, seed):
     generator = torch.Generator()
     generator.manual_seed(seed)
@@ -88,7 +103,7 @@ def main():
     start = time.perf_counter()
     epoch = 0
     while step < args.steps:
-        order = permutation(train_size, args.seed * 1000003 + epoch)
+        order = permutation(train_size, mix_seed([args.seed, epoch]))
         for begin in range(0, train_size, BATCH_SIZE):
             if step >= args.steps:
                 break

@@ -44,6 +44,7 @@ def machine_section(results):
     idle = before[0] < 0.5
     rows = [
         ("date", results["date"]),
+        ("commit", results.get("commit", "unknown")),
         ("CPU", f"{machine['cpu_model']}, {machine['nproc']} logical cores"),
         ("memory", f"{machine['memory_gib']} GiB"),
         ("OS, kernel", f"{machine['os']}, Linux {machine['kernel']}"),
@@ -99,10 +100,17 @@ def overhead_section(results):
             stats = data["ratios"].get(f"{name}/plain_cpp", {}).get("per_step")
             if stats:
                 percent = (stats["median"] - 1) * 100
-                met = "meets" if stats["median"] < OVERHEAD_GOAL else "misses"
-                verdicts.append(f"{VARIANT_NAMES[name]}: {percent:+.1f}% per step, {met} the 2% goal")
+                # A verdict needs every repeat on the same side of the goal; otherwise the noise decides.
+                if stats["max"] < OVERHEAD_GOAL:
+                    met = "It meets the 2% goal in every repeat."
+                elif stats["min"] > OVERHEAD_GOAL:
+                    met = "It misses the 2% goal in every repeat."
+                else:
+                    met = (f"Not resolved: the repeats range from {stats['min']:.3f} to {stats['max']:.3f}, on both "
+                           "sides of the goal. Rerun on an idle machine or with more `--repeats`.")
+                verdicts.append(f"- {VARIANT_NAMES[name]}: {percent:+.1f}% per step (median). {met}")
         if verdicts:
-            out.append("\n" + "; ".join(verdicts) + ".\n")
+            out.append("\n" + "\n".join(verdicts) + "\n")
     return "".join(out)
 
 
@@ -133,6 +141,29 @@ def python_section(results):
                      ratio(python_ratio), f"{trainer_vs_python:.2f}" if trainer_vs_python else "n/a"))
     out.append(table(["model", "plain C++, samples/s", "`trainer fit`, samples/s", "Python, samples/s",
                       "C++ speed-up (Python time / C++ time)", "`trainer fit` speed-up over Python"], rows))
+    return "".join(out)
+
+
+def checkpoint_section(results):
+    section = results["sections"].get("checkpoint")
+    if not section:
+        return ""
+    out = ["## Checkpoint cost\n\n",
+           f"`trainer fit` writes `checkpoints/last.ckpt` at the end of every epoch. Runs of {section['epochs']} "
+           "epochs of one batch each, with checkpointing on and off, interleaved: the wall-time difference per "
+           "epoch is the cost of one checkpoint. The last column relates it to a full Fashion-MNIST epoch "
+           "(430 steps) at the per-step time of the trainer with logging off, from the overhead table.\n\n"]
+    overhead = results["sections"].get("overhead", {}).get("models", {})
+    rows = []
+    for model, data in section["models"].items():
+        stats = data["ms_per_checkpoint"]
+        share = "n/a"
+        step = overhead.get(model, {}).get("variants", {}).get("trainer_logging_off", {}).get("per_step_ms")
+        if stats and step:
+            share = f"{stats['median'] / (430 * step['median']) * 100:.2f}%"
+        size = f"{data['file_bytes'] / 1e6:.2f}" if data["file_bytes"] else "n/a"
+        rows.append((model.upper(), spread(stats, digits=1), size, share))
+    out.append(table(["model", "ms per checkpoint", "file size, MB", "share of one epoch"], rows))
     return "".join(out)
 
 
@@ -246,6 +277,7 @@ def render(results, profile_notes):
         machine_section(results), "\n",
         overhead_section(results), "\n",
         python_section(results), "\n",
+        checkpoint_section(results), "\n",
         loader_section(results), "\n",
         startup_section(results), "\n",
         memory_section(results), "\n",

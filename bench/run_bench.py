@@ -5,7 +5,7 @@ Every comparison runs its variants interleaved (a, b, c, a, b, c, ...) so that d
 in the machine's load hits all of them alike, and reports the median over repeats
 with the min and max. Whole processes run under `/usr/bin/time -v` for peak RSS.
 Features that this build lacks (fast_dev_run, logger: false, DDP, loader workers)
-are probed first, and their rows say "not available in this build: <reason>".
+are probed first, and their rows read "not available in this build: <reason>".
 """
 
 import argparse
@@ -22,7 +22,7 @@ import tempfile
 import time
 
 BATCH_SIZE = 128  # the batch size of configs/fashion_mnist_*.yaml, and of the plain loops
-SECTIONS = ["overhead", "python", "loader", "startup", "memory", "ddp"]
+SECTIONS = ["overhead", "python", "checkpoint", "loader", "startup", "memory", "ddp"]
 
 
 # ---------------------------------------------------------------- running processes
@@ -259,6 +259,32 @@ class Suite:
             return f"{self.args.torch_python} cannot import torch (install python3-torch)"
         return None
 
+    # ------------------------------------------------------------ checkpoint
+
+    def checkpoint(self):
+        """Time one end-of-epoch checkpoint: epochs of one batch, with checkpointing on and off."""
+        epochs = self.args.checkpoint_epochs
+        section = {"epochs": epochs, "models": {}}
+        for model in ("mlp", "cnn"):
+            def command(enabled, m=model):
+                return [self.trainer, "fit", "--config", self.config(m), f"--trainer.max_epochs={epochs}",
+                        "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=0",
+                        f"--trainer.num_threads={self.threads}", f"--trainer.default_root_dir={self.work}/runs",
+                        f"--trainer.enable_checkpointing={'true' if enabled else 'false'}"]
+            self.commands.append((f"checkpoint {model} on", command(True)))
+            self.commands.append((f"checkpoint {model} off", command(False)))
+            costs = []
+            for repeat in range(self.args.repeats):
+                self.log(f"checkpoint {model}: repeat {repeat + 1}/{self.args.repeats}")
+                on = run_process(command(True)).check()
+                off = run_process(command(False)).check()
+                costs.append((on.wall - off.wall) / epochs * 1000)
+            files = [os.path.join(folder, name) for folder, _, names in os.walk(os.path.join(self.work, "runs"))
+                     for name in names if name == "last.ckpt" and f"fashion_mnist_{model}" in folder]
+            size = os.path.getsize(files[0]) if files else None
+            section["models"][model] = {"ms_per_checkpoint": summary(costs), "file_bytes": size}
+        return section
+
     # ------------------------------------------------------------ loader
 
     def loader(self):
@@ -361,6 +387,8 @@ class Suite:
     def run(self):
         started = datetime.datetime.now().astimezone()
         self.results["date"] = started.isoformat(timespec="seconds")
+        revision = subprocess.run(["git", "-C", self.root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        self.results["commit"] = os.environ.get("BENCH_COMMIT") or revision.stdout.strip() or "unknown"
         self.results["machine"] = self.machine()
         self.results["settings"] = {
             "repeats": self.args.repeats, "mlp_steps": self.args.mlp_steps, "cnn_steps": self.args.cnn_steps,
@@ -369,6 +397,8 @@ class Suite:
         sections = self.args.sections
         if "overhead" in sections or "python" in sections or "memory" in sections:
             self.results["sections"]["overhead"] = self.overhead()
+        if "checkpoint" in sections:
+            self.results["sections"]["checkpoint"] = self.checkpoint()
         if "loader" in sections:
             self.results["sections"]["loader"] = self.loader()
         if "startup" in sections:
@@ -394,6 +424,7 @@ def main():
     parser.add_argument("--mlp-steps", type=int, default=1500)
     parser.add_argument("--cnn-steps", type=int, default=300)
     parser.add_argument("--ddp-steps", type=int, default=150)
+    parser.add_argument("--checkpoint-epochs", type=int, default=50, help="one-batch epochs per checkpoint run")
     parser.add_argument("--loader-epochs", type=int, default=2, help="epochs per timed loader pass")
     parser.add_argument("--loader-repeats", type=int, default=5)
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS)
