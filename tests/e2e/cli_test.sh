@@ -11,19 +11,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OMP_WAIT_POLICY=PASSIVE TRAINER_LOG_LEVEL=warn
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
+source "$HERE/harness.sh"
 
 # metric FILE COLUMN first|last: the first or last non-empty value of COLUMN in a CSV.
 metric() {
@@ -33,7 +21,6 @@ metric() {
     END { print (which == "first" ? first : last) }' "$1"
 }
 less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
-equal() { [[ "$1" == "$2" ]]; }
 count_runs() { find "$WORK/runs" -mindepth 2 -maxdepth 2 -name 'version_*' 2>/dev/null | wc -l; }
 
 # ---- a short fit on real data: 3 epochs of 30 batches ----
@@ -112,5 +99,4 @@ check "bad input creates no run directory" equal "$(count_runs)" "$runs_before"
 check "--version prints the version" equal "$("$TRAINER" --version)" "trainer 0.1.0"
 check "fit --help lists --config" grep -q -- "--config" <("$TRAINER" fit --help)
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

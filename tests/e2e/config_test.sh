@@ -11,21 +11,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export TRAINER_LOG_LEVEL=warn
 
-passed=0
-failed=0
-skipped=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
-equal() { [[ "$1" == "$2" ]] || { echo "     got:      $1"; echo "     expected: $2"; return 1; }; }
+source "$HERE/harness.sh"
 
 CNN=$CONFIGS/fashion_mnist_cnn.yaml
 check "print-config matches fit --print_config" equal \
@@ -71,9 +57,7 @@ PY
   rejects() { ! validate "$1" 2> /dev/null; }
   check "schema rejects an unknown init_args key" rejects "$WORK/bad.yaml"
 else
-  skipped=$((skipped + 1))
-  echo "skip schema validation: python3-jsonschema or python3-yaml is not installed"
+  skip "schema validation" "python3-jsonschema or python3-yaml is not installed"
 fi
 
-echo "$passed passed, $failed failed, $skipped skipped"
-[[ $failed -eq 0 ]]
+finish

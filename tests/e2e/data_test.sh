@@ -13,19 +13,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OMP_WAIT_POLICY=PASSIVE TRAINER_LOG_LEVEL=warn
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
+source "$HERE/harness.sh"
 skip() { echo "skip $1"; }
 
 # last_metric FILE COLUMN: the last non-empty value of COLUMN in a metrics CSV.
@@ -100,5 +88,4 @@ else
   skip "npy from numpy (/usr/bin/python3 has no numpy)"
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -14,20 +14,7 @@ export OMP_WAIT_POLICY=PASSIVE TRAINER_LOG_LEVEL=info
 # Debian's interpreter: its python3-protobuf is what decodes the event file.
 PYTHON=/usr/bin/python3
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
-equal() { [[ "$1" == "$2" ]] || { echo "     got:      $1"; echo "     expected: $2"; return 1; }; }
+source "$HERE/harness.sh"
 # Prints the values of COLUMN in a CSV file, one per line, skipping empty cells.
 column_values() { awk -F, -v column="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == column) c = i; next }
                                            c && $c != "" { print $c }' "$1"; }
@@ -102,7 +89,7 @@ value = json.load(open(sys.argv[1]))["scalars"]["train/loss"][-1][1]
 assert abs(value - float(sys.argv[2])) < 1e-6 * max(1, abs(value)), (value, sys.argv[2])
 ' "$WORK/events.json" "$csv_loss"
 else
-  echo "SKIP tensorboard decoding: install protobuf-compiler and python3-protobuf (scripts/install_deps.sh)"
+  skip "tensorboard decoding" "install protobuf-compiler and python3-protobuf (scripts/install_deps.sh)"
 fi
 
 # ---- resume: a new version directory whose steps continue after the checkpoint's ----
@@ -117,5 +104,4 @@ NONE=$("$TRAINER" fit "${BASE[@]}" --trainer.max_epochs=1 --trainer.logger=false
 check "logger false keeps config.yaml" test -f "$NONE/config.yaml"
 check "logger false writes no metric files" equal "$(ls "$NONE" | grep -E '^(metrics|hparams|events)' | wc -l)" 0
 
-echo "logging e2e: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -11,20 +11,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OMP_WAIT_POLICY=PASSIVE TRAINER_LOG_LEVEL=warn
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
-equal() { [[ "$1" == "$2" ]] || { echo "     got:      $1"; echo "     expected: $2"; return 1; }; }
+source "$HERE/harness.sh"
 column_has_values() { awk -F, -v column="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == column) c = i; next }
                                               c && $c != "" { found = 1 } END { exit !found }' "$1"; }
 
@@ -72,5 +59,4 @@ check "predict rows hold index, target, prediction and 10 probabilities" equal \
 check "max_time ends fit cleanly" equal "$?" 0
 check "max_time leaves a resumable checkpoint" test -s "$(tail -n 1 "$WORK/time.out")/checkpoints/last.ckpt"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

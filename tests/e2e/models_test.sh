@@ -22,19 +22,7 @@ fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
+source "$HERE/harness.sh"
 
 # metric FILE COLUMN first|last: the first or last non-empty value of COLUMN in a CSV.
 metric() {
@@ -44,7 +32,6 @@ metric() {
     END { print (which == "first" ? first : last) }' "$1"
 }
 less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
-equal() { [[ "$1" == "$2" ]]; }
 expect_error() {  # expect_error CODE MESSAGE COMMAND...: exits CODE and prints MESSAGE on stderr
   local code=$1 message=$2
   shift 2
@@ -165,5 +152,4 @@ check "export without a checkpoint path exits 2" expect_error 2 "--ckpt_path is 
 check "missing TorchScript file exits 2" expect_error 2 "model.init_args.path: TorchScript file '$WORK/none.pt' not found" \
   "$TRAINER" fit "${TS[@]}" --model.init_args.path="$WORK/none.pt"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

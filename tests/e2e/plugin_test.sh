@@ -13,19 +13,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OMP_WAIT_POLICY=PASSIVE TRAINER_LOG_LEVEL=warn
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
+source "$HERE/harness.sh"
 metric() {  # metric FILE COLUMN first|last: the first or last non-empty value of COLUMN in a CSV
   awk -F, -v column="$2" -v which="$3" '
     NR == 1 { for (i = 1; i <= NF; i++) if ($i == column) c = i; next }
@@ -60,5 +48,4 @@ check "plug-in checkpoint exports" test -s "$RUN/checkpoints/state_dict.pt"
 check "the stock trainer lacks the plug-in" grep -qF "unknown model 'gated_mlp'" \
   <("$STOCK_TRAINER" fit --config "$EXAMPLE/config.yaml" --print_config 2>&1)
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -12,20 +12,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OMP_WAIT_POLICY=PASSIVE TRAINER_LOG_LEVEL=warn
 
-passed=0
-failed=0
-check() {  # check NAME COMMAND...: runs COMMAND and counts the result
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-  fi
-}
-equal() { [[ "$1" == "$2" ]] || { echo "     got:      $1"; echo "     expected: $2"; return 1; }; }
+source "$HERE/harness.sh"
 field() { sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1"; }
 
 SWEEP=("$ROOT/scripts/sweep.sh" --trainer "$TRAINER" --config "$ROOT/configs/fashion_mnist_mlp.yaml"
@@ -74,5 +61,4 @@ check "results.json: diverged" equal "$(field "$WORK/runs/bad/version_diverged/r
 check "an existing --version is a usage error" equal "$?" 2
 check "the message says how to fix it" grep -q "exists; choose another trainer.version or remove it" "$WORK/exists.err"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish
