@@ -205,17 +205,17 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   for (const auto& callback : callbacks_) summary.notes.push_back(callback->summary());
   for (const auto& [name, value] : history_) summary.last_metrics.emplace_back(name, value.value);
   logger_.end_run(summary);
-  return newest_metrics();
-}
-
-logging::Metrics Trainer::newest_metrics() const {
   if (stop_signal_ != 0) {
     // The checkpoint is saved and every logger has written its lines; the exit code
-    // tells the scheduler why the run ended.
+    // lets the scheduler know why the run ended.
     throw InterruptedError(stop_exit_code(stop_signal_),
                            stop_reason_ + "; saved '" + last_checkpoint_ + "' at epoch=" + std::to_string(epoch_) +
                                " step=" + std::to_string(global_step_) + "; resume with fit --ckpt_path last");
   }
+  return newest_metrics();
+}
+
+logging::Metrics Trainer::newest_metrics() const {
   logging::Metrics newest;
   for (const auto& [name, value] : history_) newest.emplace_back(name, value.value);
   return newest;

@@ -61,4 +61,28 @@ check "results.json: diverged" equal "$(field "$WORK/runs/bad/version_diverged/r
 check "an existing --version is a usage error" equal "$?" 2
 check "the message says how to fix it" grep -q "exists; choose another trainer.version or remove it" "$WORK/exists.err"
 
+
+# ---- results.json of a failed and an interrupted run ----
+"$TRAINER" fit --config "$ROOT/configs/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" \
+  --run_name bad --version failed --trainer.limit_train_batches=2 --trainer.limit_val_batches=1 \
+  --trainer.callbacks='[{class_path: early_stopping, init_args: {monitor: val/missing}}]' > /dev/null 2>&1
+check "a run that fails after starting exits 2" equal "$?" 2
+check "results.json: failed" equal "$(field "$WORK/runs/bad/version_failed/results.json" status)" failed
+check "results.json: the error message" grep -q "\"error\": \"early_stopping monitors 'val/missing'" \
+  "$WORK/runs/bad/version_failed/results.json"
+
+"$TRAINER" fit --config "$ROOT/configs/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" \
+  --run_name bad --version interrupted --trainer.max_epochs=1000 --trainer.log_every_n_steps=1 \
+  > /dev/null 2>&1 &
+fit_pid=$!
+for _ in $(seq 300); do
+  [[ -s $WORK/runs/bad/version_interrupted/metrics.csv ]] && break
+  sleep 0.1
+done
+kill -TERM "$fit_pid"
+wait "$fit_pid"
+check "SIGTERM ends the run with exit code 143" equal "$?" 143
+check "results.json: interrupted" equal "$(field "$WORK/runs/bad/version_interrupted/results.json" status)" \
+  interrupted
+
 finish
