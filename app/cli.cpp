@@ -7,7 +7,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 
@@ -45,24 +47,35 @@ void add_config_options(CLI::App* command, ConfigOptions& options) {
       "for example --trainer.max_epochs=5 --data.init_args.batch_size=256 --model=mlp");
 }
 
+/// Prints `message` to stderr and, in a worker of a ddp launch, also writes it with the
+/// time in nanoseconds since the epoch to $TRAINER_ERROR_FILE, so the launcher can tell
+/// which rank failed first.
+void report_error(const std::string& message) {
+  std::cerr << message << std::endl;
+  const char* path = std::getenv("TRAINER_ERROR_FILE");
+  if (path == nullptr || *path == '\0') return;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::ofstream(path) << std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() << "\n" << message << "\n";
+}
+
 /// Runs `command` and maps every error to its documented exit code (see README.md).
 int run_guarded(const std::function<int()>& command) {
   try {
     return command();
   } catch (const trainer::config::ConfigError& error) {
-    std::cerr << "config error: " << error.what() << std::endl;
+    report_error(std::string("config error: ") + error.what());
     return static_cast<int>(error.code());
   } catch (const trainer::InterruptedError& error) {
     std::cerr << "stopped: " << error.what() << std::endl;
     return static_cast<int>(error.code());
   } catch (const trainer::Error& error) {
-    std::cerr << "error: " << error.what() << std::endl;
+    report_error(std::string("error: ") + error.what());
     return static_cast<int>(error.code());
   } catch (const c10::Error& error) {
-    std::cerr << "error: LibTorch: " << error.what_without_backtrace() << std::endl;
+    report_error(std::string("error: LibTorch: ") + error.what_without_backtrace());
     return static_cast<int>(trainer::ExitCode::failure);
   } catch (const std::exception& error) {
-    std::cerr << "error: " << error.what() << std::endl;
+    report_error(std::string("error: ") + error.what());
     return static_cast<int>(trainer::ExitCode::failure);
   }
 }

@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include "accelerator/accelerator_connector.h"
+#include "accelerator/distributed.h"
+#include "app/launcher.h"
 #include "config/explain.h"
 #include "config/load.h"
 #include "config/schema.h"
@@ -64,6 +66,19 @@ int run_stage_command(Stage stage, const ConfigOptions& options, const RunOption
   if (print_config) {
     std::cout << config::settings_to_yaml(loaded.settings);
     return 0;
+  }
+  // Ranks other than 0 log warnings and errors only, so the console shows each line once.
+  const std::optional<accelerator::DistributedEnv> distributed = accelerator::read_distributed_env();
+  if (distributed && distributed->rank != 0 && spdlog::get_level() < spdlog::level::warn) {
+    spdlog::set_level(spdlog::level::warn);
+  }
+  const int64_t processes = accelerator::requested_processes(loaded.settings.accelerator);
+  if (stage == Stage::fit && processes > 1 && !distributed) {
+    if (loaded.settings.accelerator.num_nodes > 1) {
+      throw UsageError("trainer.num_nodes is " + std::to_string(loaded.settings.accelerator.num_nodes) +
+                       "; start every node's processes with torchrun or srun (see scripts/launch_ddp.sh)");
+    }
+    return launch_local_workers(processes);
   }
   RunOptions options_with_overrides = run_options;
   options_with_overrides.overrides = options.extras;

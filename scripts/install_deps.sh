@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libgloo-dev libopenblas0-openmp
   libcli11-dev libyaml-cpp-dev libspdlog-dev doctest-dev zlib1g-dev
   dataset-fashion-mnist python3-sklearn fortunes
   python3-jsonschema python3-yaml

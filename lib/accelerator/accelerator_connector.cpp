@@ -5,11 +5,11 @@
 #include <torch/cuda.h>
 #include <torch/nn/module.h>
 #include <torch/utils.h>
-#include <torch/utils.h>
 
 #include <charconv>
 #include <thread>
 
+#include "accelerator/distributed.h"
 #include "core/compat.h"
 #include "core/errors.h"
 
@@ -28,6 +28,11 @@ int64_t parse_device_count(const std::string& devices) {
 
 }  // namespace
 
+int64_t requested_processes(const config::AcceleratorSettings& settings) {
+  const int64_t devices = parse_device_count(settings.devices);
+  return settings.strategy == "ddp" ? devices : 1;
+}
+
 AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& settings)
     : precision_(settings.precision) {
   const bool cuda_available = torch::cuda::is_available();
@@ -44,10 +49,22 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
   }
 
   const int64_t devices = parse_device_count(settings.devices);
-  if (devices > 1) {
-    // NOTE: one process trains on one device until distributed data parallel lands.
+  if (settings.strategy == "ddp") {
+    const std::optional<DistributedEnv> env = read_distributed_env();
+    if (env && env->world_size > 1) {
+      if (device_.is_cuda()) {
+        // NOTE: NCCL is not wired up; a CUDA build would create ProcessGroupNCCL here and
+        // pick device LOCAL_RANK. Until then ddp runs on the CPU with Gloo only.
+        throw DeviceError("strategy 'ddp' supports the CPU (Gloo) only in this version; set --trainer.accelerator=cpu");
+      }
+      group_ = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(settings.process_group_timeout));
+      rank_ = env->rank;
+      world_size_ = env->world_size;
+    }
+  } else if (devices > 1) {
     throw DeviceError("trainer.devices is " + settings.devices +
-                      " but this version trains on one device per process; set --trainer.devices=1");
+                      " but strategy 'auto' trains on one device in one process; set --trainer.strategy=ddp or "
+                      "--trainer.devices=1");
   }
 
   if (settings.precision == "64" || settings.precision == "64-true") {
@@ -57,7 +74,10 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
   }
 
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
-  num_threads_ = settings.num_threads > 0 ? static_cast<int>(settings.num_threads) : static_cast<int>(hardware);
+  // Several ranks on one machine compete for its cores, and OpenMP's busy-waiting makes
+  // that slow, so each rank defaults to one thread.
+  const int default_threads = world_size_ > 1 ? 1 : static_cast<int>(hardware);
+  num_threads_ = settings.num_threads > 0 ? static_cast<int>(settings.num_threads) : default_threads;
   at::set_num_threads(num_threads_);
 
   if (settings.deterministic) {
@@ -66,6 +86,8 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
     at::globalContext().setBenchmarkCuDNN(false);
   }
 }
+
+AcceleratorConnector::~AcceleratorConnector() = default;
 
 void AcceleratorConnector::prepare(torch::nn::Module& module) const {
   module.to(device_);
@@ -79,7 +101,9 @@ void AcceleratorConnector::prepare(torch::nn::Module& module) const {
 }
 
 std::string AcceleratorConnector::describe() const {
-  return "device=" + device_.str() + " threads=" + std::to_string(num_threads_) + " precision=" + precision_;
+  std::string text = "device=" + device_.str() + " threads=" + std::to_string(num_threads_) + " precision=" + precision_;
+  if (world_size_ > 1) text += " rank=" + std::to_string(rank_) + "/" + std::to_string(world_size_);
+  return text;
 }
 
 AcceleratorConnector::AutocastScope::AutocastScope(c10::DeviceType device_type, bool enabled)

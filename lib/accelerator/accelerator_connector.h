@@ -6,6 +6,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "config/settings.h"
@@ -16,11 +17,25 @@ class Module;
 
 namespace trainer::accelerator {
 
+class ProcessGroup;
+
 class AcceleratorConnector {
  public:
   /// Resolves 'auto' settings to a concrete device and applies the thread count and
-  /// determinism switches. Throws DeviceError when the request cannot be met.
+  /// determinism switches. With strategy 'ddp' and a launcher's environment (see
+  /// read_distributed_env), joins the c10d process group. Throws DeviceError when the
+  /// request cannot be met.
   explicit AcceleratorConnector(const config::AcceleratorSettings& settings);
+  ~AcceleratorConnector();
+  AcceleratorConnector(const AcceleratorConnector&) = delete;
+  AcceleratorConnector& operator=(const AcceleratorConnector&) = delete;
+
+  /// This process's rank and the number of processes; 0 and 1 without a process group.
+  int64_t rank() const { return rank_; }
+  int64_t world_size() const { return world_size_; }
+  bool is_global_zero() const { return rank_ == 0; }
+  /// The process group of a ddp run; null in a single-process run.
+  ProcessGroup* process_group() const { return group_.get(); }
 
   const c10::Device& device() const { return device_; }
   /// dtype of parameters and inputs: float32, or float64 for precision 64.
@@ -54,7 +69,14 @@ class AcceleratorConnector {
   bool mixed_ = false;
   int num_threads_ = 1;
   std::string precision_;
+  int64_t rank_ = 0;
+  int64_t world_size_ = 1;
+  std::unique_ptr<ProcessGroup> group_;
 };
+
+/// Returns the number of processes `settings` ask for on this machine: devices with
+/// strategy 'ddp', else 1. Throws UsageError for an invalid devices value.
+int64_t requested_processes(const config::AcceleratorSettings& settings);
 
 /// Seeds every random generator LibTorch has (CPU and, where present, CUDA).
 void seed_everything(uint64_t seed);

@@ -65,7 +65,17 @@ void TrainerSettings::visit(FieldVisitor& v) {
 void AcceleratorSettings::visit(FieldVisitor& v) {
   v.field("accelerator", accelerator,
           {"Device type; 'auto' picks CUDA when LibTorch sees a GPU, else the CPU.", {"auto", "cpu", "cuda", "gpu"}});
-  v.field("devices", devices, {"Number of devices, or 'auto'. One process trains on one device."});
+  v.field("devices", devices,
+          {"Devices (processes) per node, or 'auto' for 1. More than 1 needs strategy 'ddp'; on the CPU each "
+           "process is one device."});
+  v.field("strategy", strategy,
+          {"'auto' trains in one process; 'ddp' runs one process per device and averages gradients with c10d "
+           "(Gloo). Without RANK in the environment, fit starts the devices x 1 processes itself.",
+           {"auto", "ddp"}});
+  v.field("num_nodes", num_nodes,
+          {"Machines in a ddp run; each runs devices processes, started by torchrun or SLURM when above 1.", {}, 1});
+  v.field("process_group_timeout", process_group_timeout,
+          {"Seconds a ddp rendezvous or collective waits for the other processes before failing.", {}, 1});
   v.field("precision", precision,
           {"Numeric precision of training.", {"32", "32-true", "64", "64-true", "bf16-mixed"}});
   v.field("num_threads", num_threads,

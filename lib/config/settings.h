@@ -39,6 +39,9 @@ struct TrainerSettings {
 struct AcceleratorSettings {
   std::string accelerator = "auto";
   std::string devices = "auto";
+  std::string strategy = "auto";  ///< "auto" (one process) or "ddp"
+  int64_t num_nodes = 1;
+  int64_t process_group_timeout = 60;  ///< seconds a collective or the rendezvous may wait
   std::string precision = "32";
   int64_t num_threads = 0;
   bool deterministic = false;

@@ -69,9 +69,11 @@ class LoggerConnector {
   /// "<name>" at epochs.
   void log(const std::string& name, const at::Tensor& value, const LogOptions& options = {});
 
-  /// Adds a batch's metric to the running epoch mean (see MetricAccumulator::add).
+  /// Adds a batch's metric to the running epoch mean (see MetricAccumulator::add). The
+  /// Trainer's loss and evaluation metrics are reduced across processes, so in a ddp run
+  /// each epoch mean weighs every rank's samples.
   void accumulate(const std::string& name, const at::Tensor& weighted_sum, int64_t weight) {
-    accumulator_.add(name, weighted_sum, weight);
+    accumulator_.add(name, weighted_sum, weight, /*sync=*/true);
   }
   /// Returns the epoch values accumulated so far of the metrics of `stage` ("train" for
   /// train/...) and starts those over; other stages' values are kept.

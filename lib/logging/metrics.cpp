@@ -29,13 +29,14 @@ MetricAccumulator::Entry* MetricAccumulator::find(const std::string& name) {
   return nullptr;
 }
 
-void MetricAccumulator::add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight) {
+void MetricAccumulator::add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight, bool sync) {
   if (Entry* entry = find(name)) {
     entry->sum.add_(weighted_sum.detach().to(at::kDouble));
     entry->weight += weight;
+    entry->sync = entry->sync || sync;
     return;
   }
-  entries_.push_back({name, weighted_sum.detach().to(at::kDouble).clone(), weight});
+  entries_.push_back({name, weighted_sum.detach().to(at::kDouble).clone(), weight, Reduction::mean, sync});
 }
 
 void MetricAccumulator::update(const std::string& name, const at::Tensor& value, int64_t batch_size,

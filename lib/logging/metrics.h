@@ -27,8 +27,9 @@ std::string format_metric(double value);
 class MetricAccumulator {
  public:
   /// Adds `weighted_sum` (a 0-dim tensor equal to value × weight) and `weight`
-  /// (usually the batch size) to the metric `name`.
-  void add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight);
+  /// (usually the batch size) to the metric `name`. With `sync`, compute_and_reset()
+  /// also reduces the metric across processes.
+  void add(const std::string& name, const at::Tensor& weighted_sum, int64_t weight, bool sync = false);
   /// Adds `value` (a 0-dim tensor) to the metric `name`, reduced by `reduction`: mean
   /// weights it by `batch_size`, sum adds it, max and min keep the extreme. With `sync`,
   /// compute_and_reset() also reduces the metric across processes.

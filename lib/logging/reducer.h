@@ -17,9 +17,8 @@ class Reducer {
   virtual void all_reduce(at::Tensor& tensor, Reduction reduction) = 0;
 };
 
-/// One process: every tensor is already the total.
-// TODO: add a Reducer over the AcceleratorConnector's c10d process group once distributed
-// training exists; until then sync_dist has no effect.
+/// One process: every tensor is already the total. A ddp run uses
+/// accelerator::ProcessGroupReducer instead.
 class IdentityReducer : public Reducer {
  public:
   void all_reduce(at::Tensor&, Reduction) override {}

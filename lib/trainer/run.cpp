@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "accelerator/accelerator_connector.h"
+#include "accelerator/distributed.h"
 #include "config/load.h"
 #include "core/errors.h"
 #include "data/data_connector.h"
@@ -71,13 +72,22 @@ RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunO
 
   accelerator::AcceleratorConnector accelerator(settings.accelerator);
   accelerator::seed_everything(seed);
-  data::DataConnector data(settings.data, seed);
+  // Every rank seeds alike, so the data split and the initial weights agree before the
+  // Trainer broadcasts rank 0's; each rank then reads its own shard.
+  const data::Shard shard{accelerator.rank(), accelerator.world_size()};
+  data::DataConnector data(settings.data, seed, shard);
   if (!checkpoint.empty()) {
     // Class names, vocabulary and standardisation come from the checkpoint, before the
     // model is sized from the data.
     data.load_state(read_checkpoint_info(checkpoint).data);
   }
-  logging::LoggerConnector logger(settings.logger);
+  // Only rank 0 writes the run directory; the other ranks compute the same reduced metrics.
+  if (!accelerator.is_global_zero()) settings.logger.write_files = false;
+  std::unique_ptr<logging::Reducer> reducer;
+  if (accelerator.process_group() != nullptr) {
+    reducer = std::make_unique<accelerator::ProcessGroupReducer>(*accelerator.process_group());
+  }
+  logging::LoggerConnector logger(settings.logger, std::move(reducer));
   Trainer trainer(settings.trainer, settings.model, settings.optimizer, settings.lr_scheduler, accelerator, logger,
                   data);
   if (stage == Stage::fit && settings.logger.write_files) {

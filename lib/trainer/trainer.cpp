@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include "accelerator/accelerator_connector.h"
+#include "accelerator/distributed.h"
 #include "config/diff.h"
 #include "config/duration.h"
 #include "config/node.h"
@@ -109,6 +112,13 @@ Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSet
     has_checkpoint_callback_ = has_checkpoint_callback_ || component.class_path == "model_checkpoint";
   }
   if (const auto seconds = config::parse_duration_seconds(settings_.max_time)) max_time_seconds_ = *seconds;
+  // Test hook for failure handling: TRAINER_TEST_FAIL_RANK=R (and TRAINER_TEST_FAIL_STEP=K,
+  // default 1) makes rank R throw after optimizer step K.
+  const char* fail_rank = std::getenv("TRAINER_TEST_FAIL_RANK");
+  if (fail_rank != nullptr && std::atoll(fail_rank) == accelerator_.rank()) {
+    const char* fail_step = std::getenv("TRAINER_TEST_FAIL_STEP");
+    fail_at_step_ = fail_step != nullptr ? std::atoll(fail_step) : 1;
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -171,6 +181,7 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
                plan.steps_per_epoch);
   logger_.log_model_summary(*model_);
 
+  broadcast_model_state();
   Context context(*this);
   fit_start_ = Clock::now();
   for (auto& callback : callbacks_) callback->on_fit_start(context);
@@ -239,6 +250,10 @@ void Trainer::train_epoch(const Plan& plan, Context& context) {
     if (!stepped) continue;
 
     ++global_step_;
+    if (global_step_ == fail_at_step_) {
+      throw std::runtime_error("TRAINER_TEST_FAIL_RANK: rank " + std::to_string(accelerator_.rank()) +
+                               " fails on purpose after step " + std::to_string(global_step_));
+    }
     logger_.show_progress("train", epoch_, batch_in_epoch_, plan.train_batches);
     if (scheduler_ && scheduler_->per_step()) {
       const auto it = history_.find(scheduler_->monitor());
@@ -311,10 +326,18 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
     samples += batch.size();
     fit_samples_ += batch.size();
   }
+  if (accelerator_.process_group() != nullptr) {
+    // Every rank skips the step when any rank saw a non-finite loss, so the ranks keep
+    // taking the same steps and meet in the same collectives.
+    at::Tensor all_finite = at::scalar_tensor(finite ? 1.0 : 0.0, at::kDouble);
+    accelerator_.process_group()->all_reduce(all_finite, logging::Reduction::min);
+    finite = all_finite.item<double>() > 0;
+  }
   if (!finite) {
     optimizer_->zero_grad();
     return false;
   }
+  average_gradients();
 
   if (settings_.gradient_clip_val > 0) {
     if (settings_.gradient_clip_algorithm == "value") {
@@ -366,9 +389,62 @@ void Trainer::check_stop_conditions() {
   }
 }
 
+void Trainer::broadcast_model_state() {
+  accelerator::ProcessGroup* group = accelerator_.process_group();
+  if (group == nullptr) return;
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> tensors = model_->parameters();
+  for (const at::Tensor& buffer : model_->buffers()) tensors.push_back(buffer);
+  group->broadcast(tensors);
+}
+
+void Trainer::average_gradients() {
+  accelerator::ProcessGroup* group = accelerator_.process_group();
+  if (group == nullptr) return;
+  torch::NoGradGuard no_grad;
+  // One flat bucket per dtype: a few large all-reduces cost far less than one per tensor.
+  std::map<at::ScalarType, std::vector<at::Tensor>> buckets;
+  for (at::Tensor& parameter : model_->parameters()) {
+    if (!parameter.requires_grad()) continue;
+    // A parameter without a gradient on this rank still takes part, as zeros, because
+    // every rank must contribute tensors of the same sizes.
+    if (!parameter.grad().defined()) parameter.mutable_grad() = at::zeros_like(parameter);
+    buckets[parameter.grad().scalar_type()].push_back(parameter.grad());
+  }
+  const double world_size = static_cast<double>(accelerator_.world_size());
+  for (auto& [dtype, gradients] : buckets) {
+    std::vector<at::Tensor> flat;
+    flat.reserve(gradients.size());
+    for (const at::Tensor& gradient : gradients) flat.push_back(gradient.reshape({-1}));
+    at::Tensor bucket = at::cat(flat);
+    group->all_reduce(bucket, logging::Reduction::sum);
+    bucket.div_(world_size);
+    int64_t offset = 0;
+    for (at::Tensor& gradient : gradients) {
+      const int64_t count = gradient.numel();
+      gradient.copy_(bucket.slice(0, offset, offset + count).view_as(gradient));
+      offset += count;
+    }
+  }
+}
+
+void Trainer::synchronize_stop() {
+  accelerator::ProcessGroup* group = accelerator_.process_group();
+  if (group == nullptr) return;
+  at::Tensor flags = at::tensor({stop_requested_ ? 1.0 : 0.0, static_cast<double>(stop_signal_)}, at::kDouble);
+  group->all_reduce(flags, logging::Reduction::max);
+  if (flags[0].item<double>() > 0 && !stop_requested_) {
+    stop_requested_ = true;
+    stop_reason_ = "stop requested by another rank";
+  }
+  const int signal = static_cast<int>(flags[1].item<double>());
+  if (signal != 0 && stop_signal_ == 0) {
+    stop_signal_ = signal;
+    stop_reason_ = signal_name(signal) + " received by another rank";
+  }
+}
+
 bool Trainer::poll_stop_signal() {
-  // NOTE: with several ranks, this is where the flag must be all-reduced (max) over the
-  // process group so every rank stops after the same step; there is no process group yet.
   const int signal = received_stop_signal();
   if (signal != 0 && stop_signal_ == 0) {
     stop_signal_ = signal;
@@ -377,6 +453,9 @@ bool Trainer::poll_stop_signal() {
     spdlog::warn("{} received at epoch={} step={}; saving a checkpoint and stopping", signal_name(signal), epoch_,
                  global_step_);
   }
+  // Every caller polls at the same point of the loop on every rank, so this all-reduce
+  // lines up across ranks.
+  synchronize_stop();
   return stop_requested_;
 }
 

@@ -97,6 +97,14 @@ class Trainer {
   bool validation_due(const Plan& plan, int64_t step_in_epoch) const;
   void run_validation(const Plan& plan, Context& context);
   void check_stop_conditions();
+  /// In a ddp run, overwrites the parameters and buffers with rank 0's.
+  void broadcast_model_state();
+  /// In a ddp run, all-reduces (sums) the gradients in one flat bucket per dtype and
+  /// divides them by the world size, so every rank steps with the mean gradient.
+  void average_gradients();
+  /// Combines every rank's stop request and signal (max) in a ddp run, so all ranks stop
+  /// after the same optimizer step with the same exit code. Does nothing in one process.
+  void synchronize_stop();
   /// Turns a received SIGTERM, SIGINT or requeue signal into a stop request; returns
   /// true once a stop is requested for any reason. It is the one place a stop signal
   /// enters the loop.
@@ -146,6 +154,8 @@ class Trainer {
   std::chrono::steady_clock::time_point fit_start_;
   int64_t fit_samples_ = 0;  ///< training samples this fit ran, for the final throughput
   double max_time_seconds_ = -1;
+  /// Test hook: this rank throws after optimizer step fail_at_step_ (see TRAINER_TEST_FAIL_RANK).
+  int64_t fail_at_step_ = -1;
 };
 
 }  // namespace trainer

@@ -1,0 +1,69 @@
+#pragma once
+/// The c10d process group of a distributed data-parallel run, behind a small interface
+/// so that no header outside this file's .cpp pulls in c10d or Gloo.
+
+#include <ATen/core/Tensor.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "logging/reducer.h"
+
+namespace trainer::accelerator {
+
+/// Where this process sits in a distributed run, as a launcher describes it.
+struct DistributedEnv {
+  int64_t rank = 0;
+  int64_t world_size = 1;
+  int64_t local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int64_t master_port = 29500;
+  std::string source;  ///< "torchrun" (RANK, WORLD_SIZE, ...), "slurm" (SLURM_PROCID, ...) or empty
+};
+
+/// Reads torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)
+/// and, when RANK is absent, SLURM's (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID); returns
+/// nullopt when neither launcher set this process up. Throws DeviceError for values
+/// that are not integers or a rank outside [0, world_size).
+std::optional<DistributedEnv> read_distributed_env();
+
+/// A TCPStore (rank 0 serves it) and a Gloo process group over it. CPU tensors only.
+class ProcessGroup {
+ public:
+  /// Joins the group; blocks until every rank has joined or `timeout` passes, and
+  /// then throws DeviceError naming the address and port.
+  ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds timeout);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int64_t rank() const { return rank_; }
+  int64_t world_size() const { return world_size_; }
+
+  /// Combines `tensor` across every rank in place (sum, max or min; mean is rejected).
+  void all_reduce(at::Tensor& tensor, logging::Reduction reduction);
+  /// Overwrites `tensors` on every rank with rank 0's values.
+  void broadcast(std::vector<at::Tensor>& tensors);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t rank_ = 0;
+  int64_t world_size_ = 1;
+};
+
+/// logging::Reducer over a process group, for the LoggerConnector's metrics.
+class ProcessGroupReducer : public logging::Reducer {
+ public:
+  explicit ProcessGroupReducer(ProcessGroup& group) : group_(group) {}
+  void all_reduce(at::Tensor& tensor, logging::Reduction reduction) override;
+
+ private:
+  ProcessGroup& group_;
+};
+
+}  // namespace trainer::accelerator

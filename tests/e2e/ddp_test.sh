@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end tests of strategy 'ddp' on one machine (loopback only) with real Fashion-MNIST:
+# accuracy against one process, gradient averaging against a doubled batch, a failing rank,
+# a forwarded SIGTERM, and bf16-mixed on the CPU.
+# Usage: ddp_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_DIFF
+set -uo pipefail
+
+TRAINER=${1:?usage: ddp_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_DIFF}
+DIFF=${2:?usage: ddp_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_DIFF}
+HERE=$(cd "$(dirname "$0")" && pwd)
+CONFIGS=$(cd "$HERE/../../configs" && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export OMP_WAIT_POLICY=PASSIVE TRAINER_LOG_LEVEL=info
+
+source "$HERE/harness.sh"
+metric() { grep -o "result $2=[0-9.e-]*" "$1" | tail -n 1 | cut -d= -f2; }
+less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }' || { echo "     $1 is not below $2"; return 1; }; }
+DDP=(--trainer.devices=2 --trainer.strategy=ddp)
+
+# ---- accuracy: 2 ranks reach about the accuracy of 1 process ----
+BASE=(--config "$CONFIGS/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" --trainer.max_epochs=2
+      --trainer.limit_train_batches=100 --trainer.log_every_n_steps=1000)
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=single --trainer.num_threads=1 >/dev/null 2>"$WORK/single.log"
+check "single-process fit exits 0" equal "$?" 0
+RUN=$("$TRAINER" fit "${BASE[@]}" --trainer.run_name=ddp "${DDP[@]}" 2>"$WORK/ddp.log" | tail -n 1)
+check "ddp fit exits 0" equal "$?" 0
+single_acc=$(metric "$WORK/single.log" val/acc)
+ddp_acc=$(metric "$WORK/ddp.log" val/acc)
+echo "     val/acc: 1 process $single_acc, 2 ranks $ddp_acc"
+check "ddp val/acc is within 0.03 of one process" awk -v a="$single_acc" -v b="$ddp_acc" \
+  'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0.7 && d < 0.03) }'
+check "ddp writes one run directory" equal "$(ls "$WORK/runs/ddp")" "version_0"
+check "ddp rank 0 writes the checkpoint" test -f "$RUN/checkpoints/last.ckpt"
+check "ddp rank 0 writes metrics.csv" test -f "$RUN/metrics.csv"
+check "ddp logs each result once" equal "$(grep -c 'result val/acc' "$WORK/ddp.log")" 1
+# Each rank validates half of the 5000 samples; the reduced val/acc must equal one process's
+# validation of the same checkpoint on all of them.
+"$TRAINER" validate "${BASE[@]}" --trainer.run_name=check --ckpt_path "$RUN/checkpoints/last.ckpt" \
+  >/dev/null 2>"$WORK/validate.log"
+check "ddp val/acc equals one process validating its checkpoint" equal "$(metric "$WORK/validate.log" val/acc)" \
+  "$ddp_acc"
+
+# ---- equivalence: plain SGD, 2 ranks x batch 32 == 1 process x batch 64 ----
+# Unshuffled, rank r reads samples r, r + 2, ...; so the ranks' k-th batches together are
+# exactly the single process's k-th batch of 64, and the mean gradients agree.
+SGD=(--config "$CONFIGS/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" --trainer.max_steps=30
+     --trainer.limit_val_batches=0 --trainer.num_threads=1 --optimizer='{class_path: sgd, init_args: {lr: 0.1}}'
+     --data.init_args.shuffle=false)
+ONE=$("$TRAINER" fit "${SGD[@]}" --trainer.run_name=sgd1 --data.init_args.batch_size=64 2>/dev/null | tail -n 1)
+TWO=$("$TRAINER" fit "${SGD[@]}" --trainer.run_name=sgd2 --data.init_args.batch_size=32 "${DDP[@]}" 2>/dev/null |
+      tail -n 1)
+difference=$("$DIFF" "$ONE/checkpoints/last.ckpt" "$TWO/checkpoints/last.ckpt")
+echo "     weights after 30 steps: $difference"
+check "2 ranks x 32 match 1 process x 64 (max abs diff < 1e-5)" \
+  less_than "$(echo "$difference" | sed -n 's/.*max_abs_diff=\([^ ]*\).*/\1/p')" 1e-5
+
+# ---- a failing rank ends the run, names the rank, and stops the others ----
+start=$(date +%s.%N)
+TRAINER_TEST_FAIL_RANK=1 TRAINER_TEST_FAIL_STEP=3 timeout 60 "$TRAINER" fit "${BASE[@]}" --trainer.run_name=fail \
+  "${DDP[@]}" >/dev/null 2>"$WORK/fail.log"
+code=$?
+seconds=$(echo "$(date +%s.%N) - $start" | bc)
+echo "     failing run ended with code $code after ${seconds}s"
+check "a failing rank ends the ddp run non-zero" test "$code" -ne 0 -a "$code" -ne 124
+check "the launcher names the failing rank" grep -q "ddp run failed: rank 1 failed first (exit code 1)" "$WORK/fail.log"
+check "the failing run ends within 20 s" less_than "$seconds" 20
+
+# ---- SIGTERM to the launcher reaches every rank; all stop at one step with 143 ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=term --trainer.max_epochs=50 "${DDP[@]}" >"$WORK/term.out" \
+  2>"$WORK/term.log" &
+launcher=$!
+for _ in $(seq 100); do grep -q "epoch=0 step=" "$WORK/term.log" && break; sleep 0.1; done
+kill -TERM "$launcher"
+wait "$launcher"
+check "SIGTERM stops a ddp run with 143" equal "$?" 143
+check "SIGTERM leaves a resumable checkpoint" test -f "$WORK/runs/term/version_0/checkpoints/last.ckpt"
+
+# ---- bf16-mixed on the CPU: the training loss falls ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=bf16 --trainer.precision=bf16-mixed >/dev/null 2>"$WORK/bf16.log"
+check "bf16-mixed fit exits 0" equal "$?" 0
+loss0=$(grep -o "epoch=0 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16.log" | grep -o "train/loss=[0-9.]*" | cut -d= -f2)
+loss1=$(grep -o "epoch=1 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16.log" | grep -o "train/loss=[0-9.]*" | cut -d= -f2)
+echo "     bf16-mixed train/loss: epoch 0 $loss0, epoch 1 $loss1"
+check "bf16-mixed train/loss falls" less_than "$loss1" "$loss0"
+
+finish
