@@ -7,6 +7,8 @@ set -uo pipefail
 
 TRAINER=${1:?usage: ddp_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_DIFF}
 DIFF=${2:?usage: ddp_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_DIFF}
+TRAINER=$(realpath "$TRAINER")
+DIFF=$(realpath "$DIFF")
 HERE=$(cd "$(dirname "$0")" && pwd)
 CONFIGS=$(cd "$HERE/../../configs" && pwd)
 WORK=$(mktemp -d)
@@ -40,6 +42,17 @@ check "ddp logs each result once" equal "$(grep -c 'result val/acc' "$WORK/ddp.l
   >/dev/null 2>"$WORK/validate.log"
 check "ddp val/acc equals one process validating its checkpoint" equal "$(metric "$WORK/validate.log" val/acc)" \
   "$ddp_acc"
+
+# ---- model_checkpoint: rank 0 keeps the newest; rank 1 touches no file ----
+# Without a monitor, save_top_k 1 evicts epoch=0.ckpt at epoch 1. Rank 1 has no checkpoint
+# folder, so an eviction there would hit the decoy in the working folder.
+mkdir -p "$WORK/cwd" && touch "$WORK/cwd/epoch=0.ckpt"
+CKPT=$(cd "$WORK/cwd" && "$TRAINER" fit "${BASE[@]}" --trainer.run_name=ckpt "${DDP[@]}" \
+  --trainer.callbacks='[{class_path: model_checkpoint, init_args: {save_top_k: 1, filename: "epoch={epoch}"}}]' \
+  2>/dev/null | tail -n 1)
+check "ddp model_checkpoint keeps epoch=1.ckpt" test -f "$CKPT/checkpoints/epoch=1.ckpt"
+check "ddp model_checkpoint evicts epoch=0.ckpt" test ! -e "$CKPT/checkpoints/epoch=0.ckpt"
+check "ddp rank 1 deletes nothing in the working folder" test -f "$WORK/cwd/epoch=0.ckpt"
 
 # ---- equivalence: plain SGD, 2 ranks x batch 32 == 1 process x batch 64 ----
 # Unshuffled, rank r reads samples r, r + 2, ...; so the ranks' k-th batches together are

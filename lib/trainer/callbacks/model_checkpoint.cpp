@@ -97,6 +97,9 @@ class ModelCheckpoint : public Callback {
 
   void save(CallbackContext& context) {
     const std::filesystem::path dir = context.checkpoint_dir();
+    // Runs that write nothing and ddp ranks other than 0 have no checkpoint folder. An
+    // eviction there would delete a path relative to the working folder, so skip it all.
+    if (dir.empty()) return;
     const std::string last = (dir / "last.ckpt").string();
     if (args_.save_top_k != 0) save_ranked(context, dir);
     if (args_.save_last) context.save_checkpoint(last);
