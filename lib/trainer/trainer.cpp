@@ -128,6 +128,8 @@ Trainer::Plan Trainer::plan_fit() const {
   data::Loader& train = data_.train_loader();
   plan.max_epochs = settings_.max_epochs;
   plan.train_batches = settings_.limit_train_batches.resolve(train.num_batches());
+  // NOTE: in a ddp run with fewer validation samples than ranks, some ranks get 0 batches
+  // and skip validation while others wait in its metric all-reduce until the timeout.
   plan.val_batches = data_.val_loader().num_samples() > 0
                          ? settings_.limit_val_batches.resolve(data_.val_loader().num_batches())
                          : 0;
