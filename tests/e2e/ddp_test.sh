@@ -89,6 +89,23 @@ wait "$launcher"
 check "SIGTERM stops a ddp run with 143" equal "$?" 143
 check "SIGTERM leaves a resumable checkpoint" test -f "$WORK/runs/term/version_0/checkpoints/last.ckpt"
 
+# ---- SIGTERM to one rank only: the stop flag is all-reduced, so every rank stops ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=term_one --trainer.max_epochs=50 "${DDP[@]}" >/dev/null \
+  2>"$WORK/term_one.log" &
+launcher=$!
+for _ in $(seq 100); do grep -q "epoch=0 step=" "$WORK/term_one.log" && break; sleep 0.1; done
+rank1=""
+for pid in $(pgrep -P "$launcher"); do
+  tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "RANK=1" && rank1=$pid
+done
+check "rank 1 is found among the launcher's children" test -n "$rank1"
+[[ -n $rank1 ]] && kill -TERM "$rank1"
+timeout 60 tail --pid="$launcher" -f /dev/null
+wait "$launcher"
+check "SIGTERM to one rank stops the ddp run with 143" equal "$?" 143
+check "SIGTERM to one rank leaves a resumable checkpoint" \
+  test -f "$WORK/runs/term_one/version_0/checkpoints/last.ckpt"
+
 # ---- bf16-mixed on the CPU: the training loss falls ----
 "$TRAINER" fit "${BASE[@]}" --trainer.run_name=bf16 --trainer.precision=bf16-mixed >/dev/null 2>"$WORK/bf16.log"
 check "bf16-mixed fit exits 0" equal "$?" 0
