@@ -1,5 +1,7 @@
 #include "logging/jsonl_logger.h"
 
+#include "config/schema.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -20,34 +22,12 @@ std::string json_metrics(const Metrics& metrics) {
   std::string text = "{";
   for (size_t i = 0; i < metrics.size(); ++i) {
     if (i > 0) text += ", ";
-    text += json_quote(metrics[i].first) + ": " + json_number(metrics[i].second);
+    text += config::json_string(metrics[i].first) + ": " + json_number(metrics[i].second);
   }
   return text + "}";
 }
 
 }  // namespace
-
-std::string json_quote(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof(buffer), "\\u%04x", static_cast<unsigned>(c));
-          out += buffer;
-        } else {
-          out += c;  // UTF-8 bytes pass through unchanged
-        }
-    }
-  }
-  return out + "\"";
-}
 
 JsonlLogger::JsonlLogger(std::string path) : path_(std::move(path)) {
   file_ = std::fopen(path_.c_str(), "w");
@@ -62,11 +42,11 @@ void JsonlLogger::log_hyperparams(const Hyperparams& hparams, double wall_time) 
   std::string flat = "{";
   for (size_t i = 0; i < hparams.flat.size(); ++i) {
     if (i > 0) flat += ", ";
-    flat += json_quote(hparams.flat[i].first) + ": " + json_quote(hparams.flat[i].second);
+    flat += config::json_string(hparams.flat[i].first) + ": " + config::json_string(hparams.flat[i].second);
   }
   flat += "}";
   write_line("{\"event\": \"hparams\", \"time\": " + json_time(wall_time) + ", \"hparams\": " + flat +
-             ", \"config\": " + json_quote(hparams.config_yaml) + "}");
+             ", \"config\": " + config::json_string(hparams.config_yaml) + "}");
 }
 
 void JsonlLogger::log_metrics(const MetricsEvent& event) {
@@ -76,7 +56,7 @@ void JsonlLogger::log_metrics(const MetricsEvent& event) {
 }
 
 void JsonlLogger::finalize(const std::string& status, const Metrics& final_metrics, double wall_time) {
-  write_line("{\"event\": \"end\", \"time\": " + json_time(wall_time) + ", \"status\": " + json_quote(status) +
+  write_line("{\"event\": \"end\", \"time\": " + json_time(wall_time) + ", \"status\": " + config::json_string(status) +
              ", \"metrics\": " + json_metrics(final_metrics) + "}");
 }
 

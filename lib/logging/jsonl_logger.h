@@ -33,7 +33,4 @@ class JsonlLogger : public Logger {
   std::FILE* file_ = nullptr;
 };
 
-/// Returns `text` as a JSON string literal, quotes included.
-std::string json_quote(const std::string& text);
-
 }  // namespace trainer::logging

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "logging/csv_logger.h"
+#include "config/schema.h"
 #include "logging/jsonl_logger.h"
 #include "logging/logger_connector.h"
 #include "logging/tensorboard_logger.h"
@@ -95,7 +96,7 @@ TEST_CASE("jsonl logger writes one object per event") {
 }
 
 TEST_CASE("json quoting escapes control characters") {
-  CHECK(json_quote("a\"b\\c\n\x01") == R"("a\"b\\c\n\u0001")");
+  CHECK(config::json_string("a\"b\\c\n\x01") == R"("a\"b\\c\n\u0001")");
 }
 
 TEST_CASE("connector writes every configured logger") {
