@@ -10,6 +10,7 @@ PACKAGES=(
   dataset-fashion-mnist python3-sklearn fortunes
   python3-jsonschema python3-yaml
   protobuf-compiler python3-protobuf
+  python3-torch python3-numpy
 )
 
 missing=()
