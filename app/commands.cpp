@@ -32,9 +32,7 @@ config::LoadedConfig load(const ConfigOptions& options) {
 /// Reads the config that a checkpoint saved, with command-line `overrides` applied on top.
 config::ExperimentSettings settings_from_checkpoint(const std::string& ckpt_path,
                                                     const std::vector<std::string>& overrides) {
-  // A module without tensors loads only the checkpoint's info, whatever model it holds.
-  torch::nn::Module no_model;
-  const CheckpointInfo info = load_checkpoint(ckpt_path, no_model, nullptr);
+  const CheckpointInfo info = read_checkpoint_info(ckpt_path);
   // Not a file source, so relative paths stay relative to the working directory, as
   // they were when the run that wrote the checkpoint resolved them.
   config::Node merged = config::parse_yaml(info.config_yaml, "the config saved in '" + ckpt_path + "'", false);
@@ -44,11 +42,12 @@ config::ExperimentSettings settings_from_checkpoint(const std::string& ckpt_path
   return config::read_settings(merged, RegistryCatalog());
 }
 
-/// Returns the dtype training used for parameters and buffers under these settings, on the CPU.
-at::ScalarType export_dtype(config::AcceleratorSettings settings) {
+/// Returns a CPU accelerator with the precision of `settings`, in this one process.
+accelerator::AcceleratorConnector export_accelerator(config::AcceleratorSettings settings) {
   settings.accelerator = "cpu";
   settings.devices = "auto";
-  return accelerator::AcceleratorConnector(settings).dtype();
+  settings.strategy = "auto";
+  return accelerator::AcceleratorConnector(settings);
 }
 
 void write_output(const std::string& path, const std::string& bytes) {
@@ -122,27 +121,16 @@ CheckpointModel load_checkpoint_model(const ConfigOptions& options, const std::s
     loaded.settings = settings_from_checkpoint(ckpt_path, options.extras);
   }
 
-  // The data decides the model's input shape and output width.
-  // NOTE: a checkpoint carries no dataset encoding yet, so a text model is rebuilt
-  // with the vocabulary of the text file the config names now.
+  // The data decides the model's input shape and output width; the checkpoint's data
+  // state (class names, vocabulary) makes them match the trained model.
   const config::ExperimentSettings& settings = loaded.settings;
-  const data::DataConnector data(settings.data, static_cast<uint64_t>(settings.seed_everything));
+  const CheckpointInfo saved = read_checkpoint_info(loaded.ckpt_path);
+  check_model_class(saved, loaded.ckpt_path, settings.model.class_path);
+  data::DataConnector data(settings.data, static_cast<uint64_t>(settings.seed_everything));
+  data.load_state(saved.data);
   loaded.model = models::build_model(settings.model, data.spec());
-  // Training converts every tensor to the precision's dtype, integer buffers such as
-  // BatchNorm's num_batches_tracked included, and checkpoint loading keeps the tensor's
-  // dtype while taking the file's bytes. So convert as training did, load, and then
-  // give integer buffers their own dtype back for the exported file.
-  std::vector<std::pair<at::Tensor, at::ScalarType>> integer_buffers;
-  for (const at::Tensor& buffer : loaded.model->buffers()) {
-    if (!at::isFloatingType(buffer.scalar_type())) integer_buffers.emplace_back(buffer, buffer.scalar_type());
-  }
-  loaded.model->to(c10::Device(c10::kCPU), export_dtype(settings.accelerator));
   loaded.info = load_checkpoint(loaded.ckpt_path, *loaded.model, nullptr);
-  for (auto& [buffer, dtype] : integer_buffers) buffer.set_data(buffer.to(dtype));
-  if (loaded.info.model_class != settings.model.class_path) {
-    throw CheckpointError("checkpoint '" + loaded.ckpt_path + "' holds a '" + loaded.info.model_class +
-                          "' model but the config asks for '" + settings.model.class_path + "'");
-  }
+  export_accelerator(settings.accelerator).prepare(*loaded.model);
   loaded.model->eval();
   return loaded;
 }

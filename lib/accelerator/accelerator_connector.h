@@ -1,6 +1,6 @@
 #pragma once
 /// AcceleratorConnector: owns the device, the precision policy and the CPU thread pool.
-/// Built from AcceleratorSettings alone; it knows nothing of the Trainer.
+/// Built from AcceleratorSettings alone, without any reference to the Trainer.
 
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>

@@ -15,7 +15,7 @@
 
 namespace trainer::accelerator {
 
-/// Where this process sits in a distributed run, as a launcher describes it.
+/// This process's place in a distributed run (rank, world size, master address), as a launcher sets it.
 struct DistributedEnv {
   int64_t rank = 0;
   int64_t world_size = 1;

@@ -11,7 +11,7 @@
 
 namespace trainer::config {
 
-/// Where a value was written.
+/// Source position of a value: file, line and column, or the command line.
 struct Origin {
   std::string source;  ///< file path, or "command line" / "default"
   int line = 0;        ///< 1-based; 0 when the source has no lines

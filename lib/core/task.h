@@ -1,5 +1,5 @@
 #pragma once
-/// What a model predicts from a dataset; decides the loss and the metrics logged.
+/// Kind of prediction a model makes from a dataset. It decides the loss and the metrics logged.
 
 namespace trainer {
 

@@ -15,7 +15,7 @@
 
 namespace trainer::data {
 
-/// What a model needs to know about the data to size itself.
+/// Data properties a model sizes itself from.
 struct DataSpec {
   std::vector<int64_t> input_shape;  ///< one sample's shape, without the batch dimension
   Task task = Task::classification;

@@ -41,11 +41,11 @@ TensorDataset load_split(const std::string& root, const std::string& prefix) {
   IdxArray images = read_idx(images_path);
   IdxArray labels = read_idx(labels_path);
   if (images.dims.size() != 3) {
-    throw DataError("'" + images_path + "' holds " + std::to_string(images.dims.size()) +
+    throw DataError("'" + images_path + "' contains " + std::to_string(images.dims.size()) +
                     "-dimensional data; expected images (count, rows, columns)");
   }
   if (labels.dims.size() != 1) {
-    throw DataError("'" + labels_path + "' holds " + std::to_string(labels.dims.size()) +
+    throw DataError("'" + labels_path + "' contains " + std::to_string(labels.dims.size()) +
                     "-dimensional data; expected one label per image");
   }
   if (images.dims[0] != labels.dims[0]) {

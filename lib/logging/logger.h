@@ -12,7 +12,7 @@
 
 namespace trainer::logging {
 
-/// What a metrics event reports: one optimizer step, or an epoch (or stage) end.
+/// Kind of metrics event: one optimizer step, or the end of an epoch or stage.
 enum class EventKind { step, epoch };
 
 const char* event_kind_name(EventKind kind);

@@ -22,7 +22,7 @@ class Module;
 
 namespace trainer::logging {
 
-/// How log() treats a value.
+/// Options of log(): when a value is written, how it is reduced, and where it is shown.
 struct LogOptions {
   bool on_step = false;  ///< write the newest value at the next step event (log_every_n_steps)
   bool on_epoch = true;  ///< reduce over the epoch and write it at the epoch event
@@ -32,7 +32,7 @@ struct LogOptions {
   bool sync_dist = false;   ///< also reduce across processes (see Reducer)
 };
 
-/// How a fit ended, for the final summary and the loggers' last records.
+/// Outcome of a fit, for the final summary and the loggers' last records.
 struct RunSummary {
   std::string status = "finished";  ///< "finished", "interrupted" or "failed"
   int64_t epoch = 0;

@@ -5,7 +5,7 @@
 
 namespace trainer::logging {
 
-/// How a metric's values within an epoch (and across processes) combine into one number.
+/// Rule that combines a metric's values within an epoch (and across processes) into one number.
 enum class Reduction { mean, sum, max, min };
 
 /// Combines a tensor across every process in place. The LoggerConnector uses it for

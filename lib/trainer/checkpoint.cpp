@@ -250,6 +250,13 @@ CheckpointInfo read_info_records(const std::string& path, torch::serialize::Inpu
 
 }  // namespace
 
+void check_model_class(const CheckpointInfo& info, const std::string& path, const std::string& model_class) {
+  if (info.model_class != model_class) {
+    throw CheckpointError("checkpoint '" + path + "' contains a '" + info.model_class +
+                          "' model but the config requests '" + model_class + "'");
+  }
+}
+
 CheckpointInfo read_checkpoint_info(const std::string& path) {
   torch::serialize::InputArchive archive;
   return read_info(path, archive);
@@ -260,7 +267,7 @@ void verify_checkpoint(const std::string& path) {
   read_info(path, archive);
   torch::serialize::InputArchive model_archive;
   if (!archive.try_read("model", model_archive)) {
-    throw CheckpointError("checkpoint '" + path + "' holds no model record");
+    throw CheckpointError("checkpoint '" + path + "' contains no model record");
   }
 }
 
@@ -322,12 +329,12 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   if (optimizer != nullptr) {
     torch::serialize::InputArchive optimizer_archive;
     if (!archive.try_read("optimizer", optimizer_archive)) {
-      throw CheckpointError(where + " holds no optimizer state, so training cannot resume from it");
+      throw CheckpointError(where + " contains no optimizer state, so training cannot resume from it");
     }
     try {
       optimizer->load(optimizer_archive);
     } catch (const c10::Error& error) {
-      throw CheckpointError(where + " holds optimizer state that does not match the configured optimizer: " +
+      throw CheckpointError(where + " contains optimizer state that does not match the configured optimizer: " +
                             c10_message(error));
     }
   }

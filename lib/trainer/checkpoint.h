@@ -39,6 +39,10 @@ struct CheckpointInfo {
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer, const CheckpointInfo& info);
 
+/// Throws CheckpointError when the checkpoint at `path` contains a model other than
+/// `model_class`, the class the config requests.
+void check_model_class(const CheckpointInfo& info, const std::string& path, const std::string& model_class);
+
 /// Reads a checkpoint's info (loop position, states, config) without loading tensors
 /// into a model. Throws CheckpointError like load_checkpoint.
 CheckpointInfo read_checkpoint_info(const std::string& path);

@@ -53,12 +53,11 @@ logging::Metrics Trainer::evaluate(const std::string& stage, data::Loader& loade
 }
 
 CheckpointInfo Trainer::load_for_evaluation(const std::string& ckpt_path) {
-  CheckpointInfo info = load_checkpoint(ckpt_path, *model_, nullptr);
+  // The class is checked before tensors load: another model's tensors would fail with a less clear message.
+  CheckpointInfo info = load_checkpoint(ckpt_path, *model_, nullptr, [&](const CheckpointInfo& saved) {
+    check_model_class(saved, ckpt_path, model_class_);
+  });
   accelerator_.prepare(*model_);  // loading restores the dtype the file was saved in
-  if (info.model_class != model_class_) {
-    throw CheckpointError("checkpoint '" + ckpt_path + "' holds a '" + info.model_class +
-                          "' model but the config asks for '" + model_class_ + "'");
-  }
   return info;
 }
 

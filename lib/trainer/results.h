@@ -9,7 +9,7 @@
 
 namespace trainer {
 
-/// What results.json records. Its layout is documented in README.md ("Sweeps").
+/// Record written as results.json. docs/SWEEPS.md documents its layout.
 struct RunRecord {
   std::string status;  ///< completed, failed, interrupted or diverged
   int exit_code = 0;

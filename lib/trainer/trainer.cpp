@@ -541,10 +541,7 @@ void Trainer::resume_from(const FitOptions& options) {
   // Compare configs before loading tensors: a changed model would fail to load with a
   // less helpful message.
   auto check_config = [&](const CheckpointInfo& saved) {
-    if (saved.model_class != model_class_) {
-      throw CheckpointError("checkpoint '" + options.ckpt_path + "' holds a '" + saved.model_class +
-                            "' model but the config asks for '" + model_class_ + "'");
-    }
+    check_model_class(saved, options.ckpt_path, model_class_);
     std::vector<std::string> critical;
     std::vector<std::string> other;
     for (const std::string& key : config::changed_keys(config::parse_yaml(saved.config_yaml, options.ckpt_path, false),

@@ -1,6 +1,6 @@
 #pragma once
 /// The Trainer: owns the model, the optimizer, the scheduler, the callbacks and the loop;
-/// asks the three connectors for devices, data and logging, and never hands itself to them.
+/// uses the three connectors for devices, data and logging, and never hands itself to them.
 
 #include <chrono>
 #include <memory>
@@ -37,13 +37,13 @@ class LrScheduler;
 }
 struct CheckpointInfo;
 
-/// How `fit` starts: fresh, or resumed from a checkpoint.
+/// Options of `fit`: a fresh start, or a resume from a checkpoint.
 struct FitOptions {
   std::string ckpt_path;               ///< resolved checkpoint to resume from; empty starts fresh
   bool ignore_config_changes = false;  ///< resume even when the model or data config changed
 };
 
-/// Where `predict` writes its output.
+/// File format of the predictions `predict` writes.
 enum class PredictFormat { csv, npy };
 
 class Trainer {

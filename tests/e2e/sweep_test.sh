@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end test of scripts/sweep.sh: a 2x2 grid on a tiny Fashion-MNIST config is
-# killed midway, re-run, and must run only the unfinished combinations; also checks
-# results.json for a completed and a failed run.
+# End-to-end test of scripts/sweep.sh. A 2x2 grid on a tiny Fashion-MNIST config is
+# killed midway and re-run, which must run only the unfinished combinations. It also
+# checks results.json for completed, diverged, failed and interrupted runs.
 # Usage: sweep_test.sh PATH_TO_TRAINER
 set -uo pipefail
 

@@ -22,7 +22,7 @@ struct MetricValue {
 };
 using MetricHistory = std::map<std::string, MetricValue>;
 
-/// What the Trainer offers callbacks.
+/// The loop's interface for callbacks: its position, its metrics and a few actions.
 class CallbackContext {
  public:
   virtual ~CallbackContext() = default;
