@@ -35,7 +35,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string config = "configs/fashion_mnist_cnn.yaml";
+  std::string config = "bench/configs/fashion_mnist_cnn.yaml";
   int64_t epochs = 2;
   int64_t repeats = 5;
   int threads = 2;

@@ -1,7 +1,7 @@
 """The plain training loop of bench/plain_loop.cpp, written in eager PyTorch.
 
 Same network, data, validation split, epoch orders, optimizer (Adam, lr 1e-3) and
-batch size (128) as `trainer fit` with configs/fashion_mnist_{mlp,cnn}.yaml, so the
+batch size (128) as `trainer fit` with bench/configs/fashion_mnist_{mlp,cnn}.yaml, so the
 first step's loss matches the C++ programs. Run it with an interpreter that has
 torch, such as Debian's /usr/bin/python3 with python3-torch, which is built on the
 same LibTorch as the C++ programs.
