@@ -283,5 +283,20 @@ TEST_CASE("unshuffled training reads storage order without copies") {
   CHECK(at::equal(batch.targets, at::arange(4, 8, at::kLong)));
 }
 
+TEST_CASE("a transform without augmentation gives the values it gives per batch") {
+  // Byte images, as Fashion-MNIST stores them; the loader transforms them once up front.
+  const at::Tensor pixels = at::arange(12 * 16, at::kLong).remainder(256).to(at::kByte).reshape({12, 1, 4, 4});
+  Transform transform;
+  transform.scale = 1.0 / 255.0;
+  transform.mean = at::full({1, 1, 1}, 0.2860, at::kFloat);
+  transform.std = at::full({1, 1, 1}, 0.3530, at::kFloat);
+  Loader loader({pixels, at::arange(12, at::kLong)}, training(5), 7, transform);
+  for (const Batch& batch : read_epoch(loader, 1)) {
+    const at::Tensor expected = transform.apply(pixels.index_select(0, batch.targets), nullptr);
+    CHECK(batch.inputs.is_floating_point());
+    CHECK(at::equal(batch.inputs, expected));
+  }
+}
+
 }  // namespace
 }  // namespace trainer::data
