@@ -4,8 +4,11 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
+#include <sstream>
 
 #include "core/errors.h"
 
@@ -131,6 +134,57 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors) {
     options.rootRank = 0;
     impl_->group->broadcast(one, options)->wait();
   }
+}
+
+std::string ProcessGroup::broadcast_text(const std::string& text) {
+  std::vector<at::Tensor> length{at::scalar_tensor(static_cast<int64_t>(text.size()), at::kLong)};
+  broadcast(length);
+  std::vector<at::Tensor> bytes{at::empty({length[0].item<int64_t>()}, at::kByte)};
+  if (rank_ == 0) std::memcpy(bytes[0].data_ptr(), text.data(), text.size());
+  if (bytes[0].numel() > 0) broadcast(bytes);
+  return std::string(static_cast<const char*>(bytes[0].data_ptr()), static_cast<size_t>(bytes[0].numel()));
+}
+
+std::vector<at::Tensor> ProcessGroup::all_gather_rows(const at::Tensor& rows) {
+  // Rank 0's dtype and trailing shape, for ranks that have no rows to say it themselves.
+  std::string layout;
+  if (rank_ == 0 && rows.defined()) {
+    layout = std::to_string(static_cast<int>(rows.scalar_type()));
+    for (int64_t dim = 1; dim < rows.dim(); ++dim) layout += " " + std::to_string(rows.size(dim));
+  }
+  layout = broadcast_text(layout);
+  at::Tensor local = rows;
+  if (!local.defined()) {
+    std::istringstream fields(layout);
+    int dtype = 0;
+    fields >> dtype;
+    std::vector<int64_t> shape{0};
+    for (int64_t size = 0; fields >> size;) shape.push_back(size);
+    local = at::empty(shape, static_cast<at::ScalarType>(dtype));
+  }
+  local = local.contiguous();
+
+  // Gloo gathers equal shapes: pad every rank's rows to the longest, then cut them back.
+  std::vector<std::vector<at::Tensor>> counts{std::vector<at::Tensor>(static_cast<size_t>(world_size_))};
+  for (at::Tensor& count : counts[0]) count = at::empty({1}, at::kLong);
+  std::vector<at::Tensor> own_count{at::full({1}, local.size(0), at::kLong)};
+  impl_->group->allgather(counts, own_count)->wait();
+  int64_t longest = 0;
+  for (const at::Tensor& count : counts[0]) longest = std::max(longest, count.item<int64_t>());
+
+  std::vector<int64_t> padded_shape = local.sizes().vec();
+  padded_shape[0] = longest;
+  std::vector<at::Tensor> padded{at::zeros(padded_shape, local.options())};
+  padded[0].slice(0, 0, local.size(0)).copy_(local);
+  std::vector<std::vector<at::Tensor>> gathered{std::vector<at::Tensor>(static_cast<size_t>(world_size_))};
+  for (at::Tensor& part : gathered[0]) part = at::empty(padded_shape, local.options());
+  impl_->group->allgather(gathered, padded)->wait();
+
+  std::vector<at::Tensor> result;
+  for (size_t rank = 0; rank < gathered[0].size(); ++rank) {
+    result.push_back(gathered[0][rank].slice(0, 0, counts[0][rank].item<int64_t>()));
+  }
+  return result;
 }
 
 void ProcessGroupReducer::all_reduce(at::Tensor& tensor, logging::Reduction reduction) {

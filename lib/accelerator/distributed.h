@@ -48,6 +48,12 @@ class ProcessGroup {
   void all_reduce(at::Tensor& tensor, logging::Reduction reduction);
   /// Overwrites `tensors` on every rank with rank 0's values.
   void broadcast(std::vector<at::Tensor>& tensors);
+  /// Returns rank 0's `text` on every rank.
+  std::string broadcast_text(const std::string& text);
+  /// Returns every rank's `rows`, in rank order, on every rank. The ranks may have
+  /// different numbers of rows but must agree on dtype and the other dimensions; a rank
+  /// with none may pass an undefined tensor, which then takes rank 0's dtype and shape.
+  std::vector<at::Tensor> all_gather_rows(const at::Tensor& rows);
 
  private:
   struct Impl;
@@ -61,6 +67,7 @@ class ProcessGroupReducer : public logging::Reducer {
  public:
   explicit ProcessGroupReducer(ProcessGroup& group) : group_(group) {}
   void all_reduce(at::Tensor& tensor, logging::Reduction reduction) override;
+  std::string broadcast_text(const std::string& text) override { return group_.broadcast_text(text); }
 
  private:
   ProcessGroup& group_;

@@ -2,6 +2,7 @@
 
 #include <ATen/Functions.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -58,27 +59,65 @@ void MetricAccumulator::update(const std::string& name, const at::Tensor& value,
 }
 
 Metrics MetricAccumulator::compute_and_reset(const std::string& prefix, Reducer* reducer) {
-  Metrics result;
   std::vector<Entry> kept;
+  std::vector<Entry> local;
+  std::vector<Entry> synced;
   for (Entry& entry : entries_) {
     if (entry.name.rfind(prefix, 0) != 0) {
       kept.push_back(std::move(entry));
-      continue;
+    } else {
+      (entry.sync && reducer != nullptr ? synced : local).push_back(std::move(entry));
     }
-    if (entry.reduction != Reduction::mean) {
-      if (entry.sync && reducer != nullptr) reducer->all_reduce(entry.sum, entry.reduction);
-      result.emplace_back(entry.name, entry.sum.item<double>());
-      continue;
-    }
-    // A mean over every process: sum the weighted sums and the weights, then divide.
-    at::Tensor pair = at::stack({entry.sum.reshape({}), at::scalar_tensor(static_cast<double>(entry.weight),
-                                                                          entry.sum.options())});
-    if (entry.sync && reducer != nullptr) reducer->all_reduce(pair, Reduction::sum);
-    const double sum = pair[0].item<double>();
-    const double weight = pair[1].item<double>();
-    result.emplace_back(entry.name, weight > 0 ? sum / weight : std::nan(""));
   }
   entries_ = std::move(kept);
+
+  if (reducer != nullptr) {
+    // Every process reduces rank 0's list, in rank 0's order, so the collectives line up.
+    // A process without an entry (it read no batches) contributes the reduction's identity.
+    std::string names;
+    for (const Entry& entry : synced) names += entry.name + '\t' + std::to_string(static_cast<int>(entry.reduction)) + '\n';
+    names = reducer->broadcast_text(names);
+    std::vector<Entry> agreed;
+    for (size_t begin = 0; begin < names.size();) {
+      const size_t tab = names.find('\t', begin);
+      const size_t end = names.find('\n', tab);
+      Entry entry;
+      entry.name = names.substr(begin, tab - begin);
+      entry.reduction = static_cast<Reduction>(std::stoi(names.substr(tab + 1, end - tab - 1)));
+      entry.sync = true;
+      auto it = std::find_if(synced.begin(), synced.end(), [&](const Entry& own) { return own.name == entry.name; });
+      if (it != synced.end()) {
+        entry = std::move(*it);
+      } else {
+        const double identity = entry.reduction == Reduction::max   ? -INFINITY
+                                : entry.reduction == Reduction::min ? INFINITY
+                                                                    : 0.0;
+        entry.sum = at::scalar_tensor(identity, at::kDouble);
+      }
+      agreed.push_back(std::move(entry));
+      begin = end + 1;
+    }
+    synced = std::move(agreed);
+  }
+
+  Metrics result;
+  for (std::vector<Entry>* group : {&synced, &local}) {
+    for (Entry& entry : *group) {
+      const bool reduce = entry.sync && reducer != nullptr;
+      if (entry.reduction != Reduction::mean) {
+        if (reduce) reducer->all_reduce(entry.sum, entry.reduction);
+        result.emplace_back(entry.name, entry.sum.item<double>());
+        continue;
+      }
+      // A mean over every process: sum the weighted sums and the weights, then divide.
+      at::Tensor pair = at::stack({entry.sum.reshape({}), at::scalar_tensor(static_cast<double>(entry.weight),
+                                                                            entry.sum.options())});
+      if (reduce) reducer->all_reduce(pair, Reduction::sum);
+      const double sum = pair[0].item<double>();
+      const double weight = pair[1].item<double>();
+      result.emplace_back(entry.name, weight > 0 ? sum / weight : std::nan(""));
+    }
+  }
   return result;
 }
 

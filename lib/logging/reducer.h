@@ -3,6 +3,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <string>
+
 namespace trainer::logging {
 
 /// Rule that combines a metric's values within an epoch (and across processes) into one number.
@@ -15,6 +17,9 @@ class Reducer {
  public:
   virtual ~Reducer() = default;
   virtual void all_reduce(at::Tensor& tensor, Reduction reduction) = 0;
+  /// Returns rank 0's `text` on every process. Reductions use it to agree on which
+  /// metrics to combine: a rank that read no batches has logged none.
+  virtual std::string broadcast_text(const std::string& text) = 0;
 };
 
 /// One process: every tensor is already the total. A ddp run uses
@@ -22,6 +27,7 @@ class Reducer {
 class IdentityReducer : public Reducer {
  public:
   void all_reduce(at::Tensor&, Reduction) override {}
+  std::string broadcast_text(const std::string& text) override { return text; }
 };
 
 }  // namespace trainer::logging

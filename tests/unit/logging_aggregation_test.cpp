@@ -3,6 +3,7 @@
 
 #include <ATen/Functions.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "logging/logger_connector.h"
@@ -25,7 +26,27 @@ class DoublingReducer : public Reducer {
     tensor.mul_(2);
     ++calls;
   }
+  std::string broadcast_text(const std::string& text) override { return text; }
   int calls = 0;
+};
+
+/// A rank other than 0 in a run of two: rank 0 logged `names`, and its values are added
+/// (sum) or compared (max, min) as its tensors would be.
+class SecondRankReducer : public Reducer {
+ public:
+  explicit SecondRankReducer(std::string names) : names_(std::move(names)) {}
+  void all_reduce(at::Tensor& tensor, Reduction reduction) override {
+    seen.push_back(tensor.clone());
+    const at::Tensor other = reduction == Reduction::sum ? at::tensor({6.0, 3.0}, at::kDouble)  // val/loss: 3 × 2.0
+                                                         : at::scalar_tensor(4.0, at::kDouble);  // val/peak
+    if (reduction == Reduction::sum) tensor.add_(other);
+    if (reduction == Reduction::max) tensor.copy_(at::maximum(tensor, other));
+  }
+  std::string broadcast_text(const std::string&) override { return names_; }
+  std::vector<at::Tensor> seen;
+
+ private:
+  std::string names_;
 };
 
 TEST_CASE("log mean weights the short last batch") {
@@ -73,6 +94,21 @@ TEST_CASE("sync_dist metrics go through the reducer") {
   CHECK(find_metric(metrics, "val/acc") == doctest::Approx(0.5));  // (2 × 5) / (2 × 10)
   CHECK(find_metric(metrics, "val/loss") == doctest::Approx(0.5));
   CHECK(find_metric(metrics, "val/errors") == doctest::Approx(6.0));
+}
+
+TEST_CASE("a rank that logged nothing still takes part in every reduction") {
+  // Rank 0 logged a mean and a max; this rank read no validation batches.
+  const std::string names = "val/loss\t" + std::to_string(static_cast<int>(Reduction::mean)) + "\nval/peak\t" +
+                            std::to_string(static_cast<int>(Reduction::max)) + "\n";
+  auto reducer = std::make_unique<SecondRankReducer>(names);
+  SecondRankReducer* seen = reducer.get();
+  LoggerConnector logger(config::LoggerSettings{}, std::move(reducer), false);
+  const Metrics metrics = logger.reduce("val");
+  REQUIRE(seen->seen.size() == 2);
+  CHECK(at::equal(seen->seen[0], at::zeros({2}, at::kDouble)));  // (weighted sum, weight) = (0, 0)
+  CHECK(std::isinf(seen->seen[1].item<double>()));
+  CHECK(find_metric(metrics, "val/loss") == doctest::Approx(2.0));
+  CHECK(find_metric(metrics, "val/peak") == doctest::Approx(4.0));
 }
 
 TEST_CASE("on_step and on_epoch values get separate names") {
