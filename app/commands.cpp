@@ -72,7 +72,7 @@ int run_stage_command(Stage stage, const ConfigOptions& options, const RunOption
     spdlog::set_level(spdlog::level::warn);
   }
   const int64_t processes = accelerator::requested_processes(loaded.settings.accelerator);
-  if (stage == Stage::fit && processes > 1 && !distributed) {
+  if (processes > 1 && !distributed) {
     if (loaded.settings.accelerator.num_nodes > 1) {
       throw UsageError("trainer.num_nodes is " + std::to_string(loaded.settings.accelerator.num_nodes) +
                        "; start every node's processes with torchrun or srun (see scripts/launch_ddp.sh)");

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "accelerator/accelerator_connector.h"
+#include "accelerator/distributed.h"
 #include "core/errors.h"
 #include "core/signals.h"
 #include "data/data_connector.h"
@@ -74,7 +75,8 @@ logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const st
   const CheckpointInfo info = load_for_evaluation(ckpt_path);
   data::Loader& loader = stage == "test" ? data_.test_loader() : data_.val_loader();
   const config::BatchLimit& limit = stage == "test" ? settings_.limit_test_batches : settings_.limit_val_batches;
-  if (loader.num_samples() == 0) {
+  // A ddp rank may hold none of a small set; the set is empty only when every rank's part is.
+  if (max_over_ranks(loader.num_samples()) == 0) {
     throw UsageError("the " + stage + " set is empty; " +
                      (stage == "val" ? "set data.init_args.val_size above 0" : "this dataset has no test split"));
   }
@@ -93,12 +95,14 @@ logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const st
 std::string Trainer::predict(const std::string& ckpt_path, const std::string& config_yaml, PredictFormat format) {
   const CheckpointInfo info = load_for_evaluation(ckpt_path);
   data::Loader& loader = data_.test_loader();
-  if (loader.num_samples() == 0) throw UsageError("predict runs on the test set, which is empty for this dataset");
+  if (max_over_ranks(loader.num_samples()) == 0) {
+    throw UsageError("predict runs on the test set, which is empty for this dataset");
+  }
   const int64_t num_batches = settings_.limit_predict_batches.resolve(loader.num_batches());
 
   logger_.begin_run(config_yaml);
-  spdlog::info("predict checkpoint={} epoch={} step={} samples={}", ckpt_path, info.epoch, info.global_step,
-               loader.num_samples());
+  spdlog::info("predict checkpoint={} epoch={} step={} {} samples={}", ckpt_path, info.epoch, info.global_step,
+               accelerator_.describe(), loader.num_samples());
   model_->eval();
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> outputs;
@@ -113,8 +117,24 @@ std::string Trainer::predict(const std::string& ckpt_path, const std::string& co
     outputs.push_back(output.to(at::kFloat).cpu());
     targets.push_back(batch.targets.cpu());
   }
-  const at::Tensor all_outputs = at::cat(outputs);
-  const at::Tensor all_targets = at::cat(targets);
+  at::Tensor all_outputs = outputs.empty() ? at::Tensor() : at::cat(outputs);
+  at::Tensor all_targets = targets.empty() ? at::Tensor() : at::cat(targets);
+
+  if (accelerator::ProcessGroup* group = accelerator_.process_group()) {
+    // Evaluation shards are strided (rank r reads samples r, r + W, r + 2W, ...), so the
+    // j-th row of rank r is sample r + j * W. Rank 0 puts every rank's rows in sample order.
+    const std::vector<at::Tensor> rank_outputs = group->all_gather_rows(all_outputs);
+    const std::vector<at::Tensor> rank_targets = group->all_gather_rows(all_targets);
+    const int64_t world_size = accelerator_.world_size();
+    std::vector<at::Tensor> positions;
+    for (int64_t rank = 0; rank < world_size; ++rank) {
+      positions.push_back(at::arange(rank_outputs[rank].size(0), at::kLong).mul(world_size).add(rank));
+    }
+    const at::Tensor order = at::cat(positions).argsort();
+    all_outputs = at::cat(rank_outputs).index_select(0, order);
+    all_targets = at::cat(rank_targets).index_select(0, order);
+    if (!accelerator_.is_global_zero()) return {};
+  }
 
   const std::filesystem::path dir = logger_.run_dir().empty() ? std::filesystem::temp_directory_path()
                                                               : std::filesystem::path(logger_.run_dir());

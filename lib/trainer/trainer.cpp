@@ -48,7 +48,8 @@ bool changes_model_or_data(const std::string& key) {
 /// The resolved shape of one fit: batches per stage after limits, fast_dev_run and overfitting.
 struct Trainer::Plan {
   int64_t train_batches = 0;
-  int64_t val_batches = 0;
+  int64_t val_batches = 0;  ///< this rank's; 0 on a rank whose shard of the validation set is empty
+  bool validate = false;    ///< some rank has validation batches, so every rank validates
   int64_t steps_per_epoch = 0;  ///< optimizer steps: ceil(train_batches / accumulate_grad_batches)
   int64_t max_epochs = -1;
   bool overfit = false;
@@ -128,8 +129,6 @@ Trainer::Plan Trainer::plan_fit() const {
   data::Loader& train = data_.train_loader();
   plan.max_epochs = settings_.max_epochs;
   plan.train_batches = settings_.limit_train_batches.resolve(train.num_batches());
-  // NOTE: in a ddp run with fewer validation samples than ranks, some ranks get 0 batches
-  // and skip validation while others wait in its metric all-reduce until the timeout.
   plan.val_batches = data_.val_loader().num_samples() > 0
                          ? settings_.limit_val_batches.resolve(data_.val_loader().num_batches())
                          : 0;
@@ -161,6 +160,9 @@ Trainer::Plan Trainer::plan_fit() const {
                      std::to_string(train.num_batches()) + " batches; raise trainer.limit_train_batches");
   }
   plan.steps_per_epoch = (plan.train_batches + settings_.accumulate_grad_batches - 1) / settings_.accumulate_grad_batches;
+  // In a ddp run a rank may hold fewer validation samples than others, even none; it still
+  // validates whenever any rank does, so that every rank meets the metric reductions.
+  plan.validate = max_over_ranks(plan.val_batches) > 0;
   return plan;
 }
 
@@ -187,7 +189,7 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   Context context(*this);
   fit_start_ = Clock::now();
   for (auto& callback : callbacks_) callback->on_fit_start(context);
-  if (plan.sanity_check && plan.val_batches > 0) {
+  if (plan.sanity_check && plan.validate) {
     data::Loader& loader = plan.overfit ? data_.train_loader() : data_.val_loader();
     const logging::Metrics sanity = evaluate("val", loader, std::min(settings_.num_sanity_val_steps, plan.val_batches));
     spdlog::debug("sanity check passed: {}", logging::format_metrics(sanity));
@@ -354,7 +356,7 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
 }
 
 bool Trainer::validation_due(const Plan& plan, int64_t step_in_epoch) const {
-  if (plan.val_batches == 0) return false;
+  if (!plan.validate) return false;
   const config::BatchLimit& interval = settings_.val_check_interval;
   if (!interval.is_fraction) {
     // An int counts optimizer steps across epochs.
@@ -389,6 +391,14 @@ void Trainer::check_stop_conditions() {
     stop_requested_ = true;
     stop_reason_ = "max_time=" + settings_.max_time + " reached";
   }
+}
+
+int64_t Trainer::max_over_ranks(int64_t value) const {
+  accelerator::ProcessGroup* group = accelerator_.process_group();
+  if (group == nullptr) return value;
+  at::Tensor tensor = at::scalar_tensor(value, at::kLong);
+  group->all_reduce(tensor, logging::Reduction::max);
+  return tensor.item<int64_t>();
 }
 
 void Trainer::broadcast_model_state() {

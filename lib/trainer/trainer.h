@@ -97,6 +97,8 @@ class Trainer {
   bool validation_due(const Plan& plan, int64_t step_in_epoch) const;
   void run_validation(const Plan& plan, Context& context);
   void check_stop_conditions();
+  /// The largest `value` of any rank in a ddp run; `value` itself in one process.
+  int64_t max_over_ranks(int64_t value) const;
   /// In a ddp run, overwrites the parameters and buffers with rank 0's.
   void broadcast_model_state();
   /// In a ddp run, all-reduces (sums) the gradients in one flat bucket per dtype and

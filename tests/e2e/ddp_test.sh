@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of strategy 'ddp' on one machine (loopback only) with real Fashion-MNIST:
-# accuracy against one process, gradient averaging against a doubled batch, a failing rank,
-# a forwarded SIGTERM, and bf16-mixed on the CPU.
+# accuracy against one process, validate/test/predict on 2 ranks against one process, a
+# validation set smaller than the world, gradient averaging against a doubled batch, a
+# failing rank, a forwarded SIGTERM, and bf16-mixed on the CPU.
 # Usage: ddp_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_DIFF
 set -uo pipefail
 
@@ -42,6 +43,41 @@ check "ddp logs each result once" equal "$(grep -c 'result val/acc' "$WORK/ddp.l
   >/dev/null 2>"$WORK/validate.log"
 check "ddp val/acc equals one process validating its checkpoint" equal "$(metric "$WORK/validate.log" val/acc)" \
   "$ddp_acc"
+
+# ---- validate, test and predict on 2 ranks give one process's results ----
+# Each rank evaluates its half; the counts are integers, so the accuracies agree exactly.
+"$TRAINER" validate "${BASE[@]}" --trainer.run_name=check2 --ckpt_path "$RUN/checkpoints/last.ckpt" "${DDP[@]}" \
+  >/dev/null 2>"$WORK/validate2.log"
+check "ddp validate exits 0" equal "$?" 0
+check "ddp validate logs val/acc once" equal "$(grep -c 'result val/acc' "$WORK/validate2.log")" 1
+check "ddp validate val/acc equals one process's" equal "$(metric "$WORK/validate2.log" val/acc)" "$ddp_acc"
+"$TRAINER" test "${BASE[@]}" --trainer.run_name=test1 --ckpt_path "$RUN/checkpoints/last.ckpt" >/dev/null \
+  2>"$WORK/test1.log"
+"$TRAINER" test "${BASE[@]}" --trainer.run_name=test2 --ckpt_path "$RUN/checkpoints/last.ckpt" "${DDP[@]}" \
+  >/dev/null 2>"$WORK/test2.log"
+test_acc=$(metric "$WORK/test1.log" test/acc)
+echo "     test/acc: 1 process $test_acc, 2 ranks $(metric "$WORK/test2.log" test/acc)"
+check "ddp test/acc equals one process's" equal "$(metric "$WORK/test2.log" test/acc)" "$test_acc"
+P1=$("$TRAINER" predict "${BASE[@]}" --trainer.run_name=predict1 --ckpt_path "$RUN/checkpoints/last.ckpt" \
+     2>/dev/null | tail -n 1)
+P2=$("$TRAINER" predict "${BASE[@]}" --trainer.run_name=predict2 --ckpt_path "$RUN/checkpoints/last.ckpt" "${DDP[@]}" \
+     2>/dev/null | tail -n 1)
+check "ddp predict writes one run directory" equal "$(ls "$WORK/runs/predict2")" "version_0"
+check "ddp predict writes 10000 rows and a header" equal "$(wc -l < "$P2/predictions.csv")" 10001
+# Index, target and predicted class must match row for row; probabilities to 1e-5.
+same_predictions() {
+  paste -d, "$1" "$2" | awk -F, -v half=$(( $(head -n 1 "$1" | tr -cd , | wc -c) + 1 )) '
+    NR > 1 { for (i = 1; i <= half; i++) { d = $i - $(i + half); if (d < 0) d = -d
+             if ((i <= 3 && $i != $(i + half)) || d > 1e-5) { print "     row " NR - 1 " differs: " $0; exit 1 } } }'
+}
+check "ddp predictions equal one process's, in sample order" same_predictions "$P1/predictions.csv" \
+  "$P2/predictions.csv"
+
+# ---- a validation set smaller than the world: rank 1 holds no sample and still validates ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=tiny_val --trainer.max_epochs=1 --trainer.limit_train_batches=5 \
+  --data.init_args.val_size=1 --trainer.process_group_timeout=30 "${DDP[@]}" >/dev/null 2>"$WORK/tiny_val.log"
+check "ddp fit with 1 validation sample exits 0" equal "$?" 0
+check "ddp fit with 1 validation sample logs val/acc" grep -q "result val/acc=" "$WORK/tiny_val.log"
 
 # ---- model_checkpoint: rank 0 keeps the newest; rank 1 touches no file ----
 # Without a monitor, save_top_k 1 evicts epoch=0.ckpt at epoch 1. Rank 1 has no checkpoint
