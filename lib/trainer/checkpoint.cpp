@@ -133,6 +133,11 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   c10::Dict<std::string, double> scheduler;
   for (const auto& [key, value] : info.scheduler) scheduler.insert(key, value);
   archive.write("scheduler", c10::IValue(scheduler));
+  if (!info.grad_scaler.empty()) {
+    c10::Dict<std::string, double> grad_scaler;
+    for (const auto& [key, value] : info.grad_scaler) grad_scaler.insert(key, value);
+    archive.write("grad_scaler", c10::IValue(grad_scaler));
+  }
   c10::List<c10::Dict<std::string, std::string>> callbacks;
   for (const auto& state : info.callbacks) {
     c10::Dict<std::string, std::string> entry;
@@ -226,6 +231,11 @@ CheckpointInfo read_info_records(const std::string& path, torch::serialize::Inpu
   if (archive.try_read("batch_in_epoch", value)) info.batch_in_epoch = value.toInt();
   if (archive.try_read("scheduler", value)) {
     for (const auto& entry : value.toGenericDict()) info.scheduler[entry.key().toStringRef()] = entry.value().toDouble();
+  }
+  if (archive.try_read("grad_scaler", value)) {
+    for (const auto& entry : value.toGenericDict()) {
+      info.grad_scaler[entry.key().toStringRef()] = entry.value().toDouble();
+    }
   }
   if (archive.try_read("callbacks", value)) {
     for (const c10::IValue& item : value.toListRef()) {

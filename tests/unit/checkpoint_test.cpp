@@ -37,6 +37,7 @@ TEST_CASE("checkpoint round trip restores model, optimizer and info") {
   saved.model_class = "mlp";
   saved.config_yaml = "seed_everything: 1\n";
   saved.scheduler = {{"count", 5.0}, {"best", 0.25}};
+  saved.grad_scaler = {{"scale", 32768.0}, {"growth_tracker", 17.0}};
   saved.callbacks = {{{"wait", "2"}}, {}};
   saved.data = {{"mean", at::arange(3.0)}};
   saved.rng_cpu = at::detail::getDefaultCPUGenerator().get_state();
@@ -49,6 +50,7 @@ TEST_CASE("checkpoint round trip restores model, optimizer and info") {
   CHECK(info.batch_in_epoch == 7);
   CHECK(info.global_step == 42);
   CHECK(info.scheduler == saved.scheduler);
+  CHECK(info.grad_scaler == saved.grad_scaler);
   CHECK(info.callbacks == saved.callbacks);
   REQUIRE(info.data.count("mean") == 1);
   CHECK(at::equal(info.data.at("mean"), at::arange(3.0)));
