@@ -136,8 +136,13 @@ COPY app/ app/
 # TRAINER_WERROR=OFF: the project's own builds use g++ 12 and LibTorch 1.13. g++ 11 and the
 # deprecations in LibTorch 2.x headers can warn about our own files where those builds do
 # not, and such a warning should not stop an image build.
+# TRAINER_NCCL=ON compiles the NCCL process group that strategy 'ddp' uses on CUDA devices,
+# and makes the configure step fail if LibTorch is not a CUDA build or nccl.h is missing.
+# NOTE: nccl.h is expected from the devel base image (NVIDIA's CUDA devel images ship
+# libnccl-dev, as far as we know) or from LibTorch's include folder. Neither this stage nor
+# the NCCL code has been built yet.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=/opt/libtorch \
-        -DTRAINER_BUILD_TESTS=OFF -DTRAINER_WERROR=OFF \
+        -DTRAINER_BUILD_TESTS=OFF -DTRAINER_WERROR=OFF -DTRAINER_NCCL=ON \
     && cmake --build /build --target trainer
 
 # Stage the runtime files for the next stage: every LibTorch shared library (the CUDA and

@@ -13,6 +13,8 @@
 #   7. The LibTorch version is an ARG with a default, and every download.pytorch.org URL uses it.
 #   8. Every package installed in the cpu stages (`cpu`, `cpu-*`) is in this machine's apt
 #      cache. Skipped without apt-cache, or unless the machine runs Debian 12 like those stages.
+#   9. The stage that builds the `cuda` target's trainer configures CMake with
+#      -DTRAINER_NCCL=ON, so that the image cannot build without ddp support on CUDA devices.
 # Exits 1 if a rule fails, 2 if the Dockerfile is missing. Heredoc RUNs are not understood.
 set -euo pipefail
 
@@ -120,6 +122,14 @@ else
   if [[ -z $not_found ]]; then ok "cpu packages: all $(wc -w <<<"$packages") are in the apt cache"
   else fail "cpu packages not in the apt cache (run apt-get update if the cache is empty):$not_found"; fi
 fi
+
+# 9. NCCL in the cuda build: find the stage the cuda target copies trainer from
+cuda_builder=$(arguments cuda COPY | sed -nE 's|^--from=([^ ]+) [^ ]*/trainer .*|\1|p' | tail -n 1)
+cuda_cmake=$(arguments "${cuda_builder:-none}" RUN | grep -E 'cmake -S' || true)
+if [[ -z $cuda_builder ]]; then fail "cuda NCCL: the cuda stage copies trainer from no build stage (COPY --from=STAGE .../trainer)"
+elif [[ -z $cuda_cmake ]]; then fail "cuda NCCL: stage $cuda_builder runs no 'cmake -S'"
+elif grep -q -- '-DTRAINER_NCCL=ON' <<<"$cuda_cmake"; then ok "cuda NCCL: stage $cuda_builder configures with -DTRAINER_NCCL=ON"
+else fail "cuda NCCL: stage $cuda_builder configures without -DTRAINER_NCCL=ON, so ddp on CUDA devices may be left out"; fi
 
 echo "check_dockerfile: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

@@ -2,11 +2,12 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 #include <torch/nn/module.h>
 #include <torch/utils.h>
 
-#include <charconv>
+#include <optional>
 #include <thread>
 
 #include "accelerator/distributed.h"
@@ -16,61 +17,92 @@
 namespace trainer::accelerator {
 namespace {
 
-int64_t parse_device_count(const std::string& devices) {
-  if (devices == "auto") return 1;
-  int64_t count = 0;
-  auto [end, ec] = std::from_chars(devices.data(), devices.data() + devices.size(), count);
-  if (ec != std::errc() || end != devices.data() + devices.size() || count < 1) {
-    throw UsageError("trainer.devices must be a positive integer or 'auto', got '" + devices + "'");
+/// Returns the CUDA device index of the process with `local_rank`: its entry in the id
+/// list of trainer.devices, or the local rank itself when no ids are listed.
+int64_t cuda_index(const config::DeviceRequest& devices, const std::string& devices_text, int64_t local_rank) {
+  int64_t index = local_rank;
+  if (!devices.ids.empty()) {
+    if (local_rank >= static_cast<int64_t>(devices.ids.size())) {
+      throw DeviceError("local rank " + std::to_string(local_rank) + " has no device in trainer.devices '" +
+                        devices_text + "', which lists " + std::to_string(devices.ids.size()) +
+                        " ids; start one process per listed device on each node");
+    }
+    index = devices.ids[static_cast<size_t>(local_rank)];
   }
-  return count;
+  const auto visible = static_cast<int64_t>(torch::cuda::device_count());
+  if (index >= visible) {
+    throw DeviceError("CUDA device " + std::to_string(index) + " (for local rank " + std::to_string(local_rank) +
+                      ") does not exist: LibTorch sees " + std::to_string(visible) + " CUDA device(s), ids 0 to " +
+                      std::to_string(visible - 1) + "; check trainer.devices and CUDA_VISIBLE_DEVICES");
+  }
+  return index;
 }
 
-}  // namespace
-
-int64_t requested_processes(const config::AcceleratorSettings& settings) {
-  const int64_t devices = parse_device_count(settings.devices);
-  return settings.strategy == "ddp" ? devices : 1;
-}
-
-AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& settings)
-    : precision_(settings.precision) {
+/// Returns whether trainer.accelerator resolves to CUDA, checking that CUDA devices exist
+/// when requested and that device ids are listed only for CUDA.
+bool resolve_use_cuda(const config::AcceleratorSettings& settings, const config::DeviceRequest& devices) {
   const bool cuda_available = torch::cuda::is_available();
   const std::string& requested = settings.accelerator;
+  bool use_cuda = false;
   if (requested == "cuda" || requested == "gpu") {
     if (!cuda_available) {
       throw DeviceError("trainer.accelerator is '" + requested +
                         "' but LibTorch found no CUDA device (CUDA devices visible: " +
                         std::to_string(torch::cuda::device_count()) + "); use --trainer.accelerator=cpu");
     }
-    device_ = c10::Device(c10::kCUDA, 0);
-  } else if (requested == "auto" && cuda_available) {
-    device_ = c10::Device(c10::kCUDA, 0);
+    use_cuda = true;
+  } else if (requested == "auto") {
+    use_cuda = cuda_available;
   }
+  if (devices.ids.empty() || use_cuda) return use_cuda;
 
-  const int64_t devices = parse_device_count(settings.devices);
+  if (requested == "cpu") {
+    throw UsageError("trainer.devices lists the device ids '" + settings.devices +
+                     "', which select CUDA devices, but trainer.accelerator is 'cpu'; give a number of processes "
+                     "such as --trainer.devices=" + std::to_string(devices.count) +
+                     ", or set --trainer.accelerator=cuda");
+  }
+  throw DeviceError("trainer.devices lists the CUDA device ids '" + settings.devices +
+                    "', but LibTorch found no CUDA device, so trainer.accelerator 'auto' chose the CPU; give a "
+                    "number of processes such as --trainer.devices=" + std::to_string(devices.count) +
+                    " to run on the CPU");
+}
+
+}  // namespace
+
+int64_t requested_processes(const config::AcceleratorSettings& settings) {
+  const config::DeviceRequest devices = config::parse_devices(settings.devices);
+  return settings.strategy == "ddp" ? devices.count : 1;
+}
+
+AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& settings)
+    : precision_(settings.precision) {
+  const config::DeviceRequest devices = config::parse_devices(settings.devices);
+  const bool use_cuda = resolve_use_cuda(settings, devices);
+
+  std::optional<DistributedEnv> env;
   if (settings.strategy == "ddp") {
-    const std::optional<DistributedEnv> env = read_distributed_env();
-    if (env && env->world_size > 1) {
-      if (device_.is_cuda()) {
-        // NOTE: NCCL is not wired up; a CUDA build would create ProcessGroupNCCL here and
-        // pick device LOCAL_RANK. Until then ddp runs on the CPU with Gloo only.
-        throw DeviceError("strategy 'ddp' supports the CPU (Gloo) only in this version; set --trainer.accelerator=cpu");
-      }
-      group_ = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(settings.process_group_timeout));
-      rank_ = env->rank;
-      world_size_ = env->world_size;
-    }
-  } else if (devices > 1) {
+    env = read_distributed_env();
+    if (env && env->world_size <= 1) env.reset();
+  } else if (devices.count > 1) {
     throw DeviceError("trainer.devices is " + settings.devices +
                       " but strategy 'auto' trains on one device in one process; set --trainer.strategy=ddp or "
                       "--trainer.devices=1");
   }
 
-  if (settings.precision == "64" || settings.precision == "64-true") {
-    dtype_ = at::kDouble;
-  } else if (settings.precision == "bf16-mixed") {
-    mixed_ = true;
+  if (use_cuda) {
+    device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(
+                                          cuda_index(devices, settings.devices, env ? env->local_rank : 0)));
+    // Kernels and NCCL communicators that do not name a device use the current one.
+    c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(device_);
+  }
+  // Before joining the process group, so that an unsupported precision fails at once.
+  policy_ = resolve_precision(settings.precision, device_.type());
+
+  if (env) {
+    group_ = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(settings.process_group_timeout), device_);
+    rank_ = env->rank;
+    world_size_ = env->world_size;
   }
 
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
@@ -93,11 +125,17 @@ void AcceleratorConnector::prepare(torch::nn::Module& module) const {
   module.to(device_);
   torch::NoGradGuard no_grad;
   for (at::Tensor tensor : module.parameters()) {
-    if (tensor.is_floating_point() && tensor.scalar_type() != dtype_) tensor.set_data(tensor.to(dtype_));
+    if (tensor.is_floating_point() && tensor.scalar_type() != dtype()) tensor.set_data(tensor.to(dtype()));
   }
   for (at::Tensor tensor : module.buffers()) {
-    if (tensor.is_floating_point() && tensor.scalar_type() != dtype_) tensor.set_data(tensor.to(dtype_));
+    if (tensor.is_floating_point() && tensor.scalar_type() != dtype()) tensor.set_data(tensor.to(dtype()));
   }
+}
+
+GradScaler AcceleratorConnector::make_grad_scaler() const {
+  GradScalerOptions options;
+  options.enabled = policy_.grad_scaler;
+  return GradScaler(options);
 }
 
 std::string AcceleratorConnector::describe() const {
@@ -106,13 +144,13 @@ std::string AcceleratorConnector::describe() const {
   return text;
 }
 
-AcceleratorConnector::AutocastScope::AutocastScope(c10::DeviceType device_type, bool enabled)
-    : device_type_(device_type), enabled_(enabled) {
-  if (enabled_) compat::set_autocast(device_type_, true, at::kBFloat16);
+AcceleratorConnector::AutocastScope::AutocastScope(c10::DeviceType device_type, bool enabled, at::ScalarType dtype)
+    : device_type_(device_type), enabled_(enabled), dtype_(dtype) {
+  if (enabled_) compat::set_autocast(device_type_, true, dtype_);
 }
 
 AcceleratorConnector::AutocastScope::~AutocastScope() {
-  if (enabled_) compat::set_autocast(device_type_, false, at::kBFloat16);
+  if (enabled_) compat::set_autocast(device_type_, false, dtype_);
 }
 
 void seed_everything(uint64_t seed) {

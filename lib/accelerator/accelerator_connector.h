@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "accelerator/grad_scaler.h"
+#include "accelerator/precision.h"
 #include "config/settings.h"
 
 namespace torch::nn {
@@ -23,8 +25,10 @@ class AcceleratorConnector {
  public:
   /// Resolves 'auto' settings to a concrete device and applies the thread count and
   /// determinism switches. With strategy 'ddp' and a launcher's environment (see
-  /// read_distributed_env), joins the c10d process group. Throws DeviceError when the
-  /// request cannot be met.
+  /// read_distributed_env), joins the c10d process group: Gloo on the CPU, NCCL on CUDA
+  /// devices, each rank on device cuda:<id>, where id is the local rank's entry in
+  /// trainer.devices when that lists ids, else the local rank itself. Throws DeviceError
+  /// when the request cannot be met, and UsageError for invalid devices settings.
   explicit AcceleratorConnector(const config::AcceleratorSettings& settings);
   ~AcceleratorConnector();
   AcceleratorConnector(const AcceleratorConnector&) = delete;
@@ -38,9 +42,17 @@ class AcceleratorConnector {
   ProcessGroup* process_group() const { return group_.get(); }
 
   const c10::Device& device() const { return device_; }
-  /// dtype of parameters and inputs: float32, or float64 for precision 64.
-  at::ScalarType dtype() const { return dtype_; }
-  bool mixed_precision() const { return mixed_; }
+  /// dtype of parameters and inputs: float32, float64 for precision 64, bfloat16 for bf16-true.
+  at::ScalarType dtype() const { return policy_.dtype; }
+  /// Whether the forward pass runs under autocast (bf16-mixed, 16-mixed).
+  bool mixed_precision() const { return policy_.autocast; }
+  /// The dtype autocast casts to: bfloat16 for bf16-mixed, float16 for 16-mixed.
+  at::ScalarType autocast_dtype() const { return policy_.autocast_dtype; }
+  /// Whether backward needs dynamic loss scaling, which is true for 16-mixed only.
+  bool needs_grad_scaler() const { return policy_.grad_scaler; }
+  /// Returns a GradScaler with the default options, enabled when needs_grad_scaler().
+  /// A disabled one is a no-op, so the Trainer may use it for every precision.
+  GradScaler make_grad_scaler() const;
   int num_threads() const { return num_threads_; }
   /// Moves `module` to the device and its floating-point parameters and buffers to
   /// dtype(); integer buffers (BatchNorm's num_batches_tracked) keep their type, which
@@ -49,10 +61,10 @@ class AcceleratorConnector {
   /// One line for the log, e.g. "device=cpu threads=2 precision=32".
   std::string describe() const;
 
-  /// Enables autocast for the forward pass while alive, when precision is mixed.
+  /// Enables autocast to `dtype` for the forward pass while alive, when precision is mixed.
   class AutocastScope {
    public:
-    AutocastScope(c10::DeviceType device_type, bool enabled);
+    AutocastScope(c10::DeviceType device_type, bool enabled, at::ScalarType dtype);
     ~AutocastScope();
     AutocastScope(const AutocastScope&) = delete;
     AutocastScope& operator=(const AutocastScope&) = delete;
@@ -60,13 +72,13 @@ class AcceleratorConnector {
    private:
     c10::DeviceType device_type_;
     bool enabled_;
+    at::ScalarType dtype_;
   };
-  AutocastScope autocast() const { return AutocastScope(device_.type(), mixed_); }
+  AutocastScope autocast() const { return AutocastScope(device_.type(), policy_.autocast, policy_.autocast_dtype); }
 
  private:
   c10::Device device_{c10::kCPU};
-  at::ScalarType dtype_ = at::kFloat;
-  bool mixed_ = false;
+  PrecisionPolicy policy_;
   int num_threads_ = 1;
   std::string precision_;
   int64_t rank_ = 0;
@@ -74,8 +86,9 @@ class AcceleratorConnector {
   std::unique_ptr<ProcessGroup> group_;
 };
 
-/// Returns the number of processes `settings` ask for on this machine: devices with
-/// strategy 'ddp', else 1. Throws UsageError for an invalid devices value.
+/// Returns the number of processes `settings` ask for on this machine: the devices count
+/// (or the number of listed ids) with strategy 'ddp', else 1. Throws UsageError for an
+/// invalid devices value.
 int64_t requested_processes(const config::AcceleratorSettings& settings);
 
 /// Seeds every random generator LibTorch has (CPU and, where present, CUDA).

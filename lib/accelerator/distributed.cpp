@@ -3,6 +3,10 @@
 #include <ATen/Functions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/api/include/torch/version.h>
+#ifdef TRAINER_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <algorithm>
 #include <charconv>
@@ -14,6 +18,14 @@
 
 namespace trainer::accelerator {
 namespace {
+
+// The common base of c10d's Gloo and NCCL process groups: c10d::ProcessGroup in LibTorch
+// 1.13, c10d::Backend in 2.x, where ProcessGroup became a wrapper that dispatches to them.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
 
 std::optional<std::string> env_value(const char* name) {
   const char* value = std::getenv(name);
@@ -83,13 +95,46 @@ std::optional<DistributedEnv> read_distributed_env() {
   return env;
 }
 
+bool nccl_available() {
+#ifdef TRAINER_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<CollectiveBackend> group;
+  std::string backend = "gloo";
+  /// NCCL reduces tensors on its CUDA device only, so CPU tensors are copied there and back.
+  std::optional<c10::Device> staging_device;
+
+  at::Tensor on_backend_device(const at::Tensor& tensor) const {
+    if (!staging_device || tensor.device() == *staging_device) return tensor;
+    return tensor.to(*staging_device);
+  }
+
+  /// Fills `outputs`, one tensor per rank shaped like `input`, with every rank's `input`.
+  void all_gather(std::vector<at::Tensor>& outputs, const at::Tensor& input) const {
+    std::vector<std::vector<at::Tensor>> staged_outputs(1);
+    for (const at::Tensor& output : outputs) staged_outputs[0].push_back(on_backend_device(output));
+    std::vector<at::Tensor> staged_input{on_backend_device(input)};
+    group->allgather(staged_outputs, staged_input)->wait();
+    for (size_t rank = 0; rank < outputs.size(); ++rank) {
+      if (!staged_outputs[0][rank].is_same(outputs[rank])) outputs[rank].copy_(staged_outputs[0][rank]);
+    }
+  }
 };
 
-ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds timeout)
+ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds timeout, c10::Device device)
     : impl_(std::make_unique<Impl>()), rank_(env.rank), world_size_(env.world_size) {
+  if (device.is_cuda() && !nccl_available()) {
+    throw DeviceError("strategy 'ddp' on CUDA device " + device.str() +
+                      " needs NCCL, but this build of trainer has no NCCL (it was built against a LibTorch "
+                      "without CUDA, or with TRAINER_NCCL=OFF); rebuild against a CUDA build of LibTorch, as the "
+                      "Dockerfile's cuda target does, or set --trainer.accelerator=cpu to train with Gloo");
+  }
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
   try {
     c10d::TCPStoreOptions store_options;
@@ -100,6 +145,20 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds 
     store_options.timeout = timeout;
     impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
 
+#ifdef TRAINER_WITH_NCCL
+    if (device.is_cuda()) {
+      // NOTE: no compiler has checked this branch: the CPU build leaves it out. It
+      // follows ProcessGroupNCCL.hpp of LibTorch 1.13 and 2.x, whose constructor
+      // (store, rank, size, options) and Options::create() match.
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = timeout;
+      impl_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, static_cast<int>(env.rank),
+                                                                 static_cast<int>(env.world_size), nccl_options);
+      impl_->backend = "nccl";
+      impl_->staging_device = device;
+      return;
+    }
+#endif
     auto options = c10d::ProcessGroupGloo::Options::create();
     options->timeout = timeout;
     // Loopback when the rendezvous is local; otherwise the interface this host resolves to.
@@ -120,19 +179,23 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds 
 
 ProcessGroup::~ProcessGroup() = default;
 
+std::string ProcessGroup::backend() const { return impl_->backend; }
+
 void ProcessGroup::all_reduce(at::Tensor& tensor, logging::Reduction reduction) {
-  std::vector<at::Tensor> tensors{tensor};
+  std::vector<at::Tensor> tensors{impl_->on_backend_device(tensor)};
   c10d::AllreduceOptions options;
   options.reduceOp = to_reduce_op(reduction);
   impl_->group->allreduce(tensors, options)->wait();
+  if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
 }
 
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors) {
   for (at::Tensor& tensor : tensors) {
-    std::vector<at::Tensor> one{tensor};
+    std::vector<at::Tensor> one{impl_->on_backend_device(tensor)};
     c10d::BroadcastOptions options;
     options.rootRank = 0;
     impl_->group->broadcast(one, options)->wait();
+    if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
   }
 }
 
@@ -164,25 +227,24 @@ std::vector<at::Tensor> ProcessGroup::all_gather_rows(const at::Tensor& rows) {
   }
   local = local.contiguous();
 
-  // Gloo gathers equal shapes: pad every rank's rows to the longest, then cut them back.
-  std::vector<std::vector<at::Tensor>> counts{std::vector<at::Tensor>(static_cast<size_t>(world_size_))};
-  for (at::Tensor& count : counts[0]) count = at::empty({1}, at::kLong);
-  std::vector<at::Tensor> own_count{at::full({1}, local.size(0), at::kLong)};
-  impl_->group->allgather(counts, own_count)->wait();
+  // Gloo and NCCL gather equal shapes: pad every rank's rows to the longest, then cut them back.
+  std::vector<at::Tensor> counts(static_cast<size_t>(world_size_));
+  for (at::Tensor& count : counts) count = at::empty({1}, at::kLong);
+  impl_->all_gather(counts, at::full({1}, local.size(0), at::kLong));
   int64_t longest = 0;
-  for (const at::Tensor& count : counts[0]) longest = std::max(longest, count.item<int64_t>());
+  for (const at::Tensor& count : counts) longest = std::max(longest, count.item<int64_t>());
 
   std::vector<int64_t> padded_shape = local.sizes().vec();
   padded_shape[0] = longest;
-  std::vector<at::Tensor> padded{at::zeros(padded_shape, local.options())};
-  padded[0].slice(0, 0, local.size(0)).copy_(local);
-  std::vector<std::vector<at::Tensor>> gathered{std::vector<at::Tensor>(static_cast<size_t>(world_size_))};
-  for (at::Tensor& part : gathered[0]) part = at::empty(padded_shape, local.options());
-  impl_->group->allgather(gathered, padded)->wait();
+  at::Tensor padded = at::zeros(padded_shape, local.options());
+  padded.slice(0, 0, local.size(0)).copy_(local);
+  std::vector<at::Tensor> gathered(static_cast<size_t>(world_size_));
+  for (at::Tensor& part : gathered) part = at::empty(padded_shape, local.options());
+  impl_->all_gather(gathered, padded);
 
   std::vector<at::Tensor> result;
-  for (size_t rank = 0; rank < gathered[0].size(); ++rank) {
-    result.push_back(gathered[0][rank].slice(0, 0, counts[0][rank].item<int64_t>()));
+  for (size_t rank = 0; rank < gathered.size(); ++rank) {
+    result.push_back(gathered[rank].slice(0, 0, counts[rank].item<int64_t>()));
   }
   return result;
 }

@@ -3,6 +3,7 @@
 /// so that no header outside this file's .cpp pulls in c10d or Gloo.
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <chrono>
 #include <cstdint>
@@ -31,18 +32,27 @@ struct DistributedEnv {
 /// that are not integers or a rank outside [0, world_size).
 std::optional<DistributedEnv> read_distributed_env();
 
-/// A TCPStore (rank 0 serves it) and a Gloo process group over it. CPU tensors only.
+/// Returns whether this build can create NCCL process groups: true when it was compiled
+/// against a CUDA build of LibTorch with TRAINER_WITH_NCCL.
+bool nccl_available();
+
+/// A TCPStore (rank 0 serves it) and a process group over it: Gloo for a CPU `device`,
+/// NCCL for a CUDA one. all_reduce and broadcast accept CPU tensors with either backend;
+/// on NCCL they pass through `device` and are copied back.
 class ProcessGroup {
  public:
   /// Joins the group; blocks until every rank has joined or `timeout` passes, and
-  /// then throws DeviceError naming the address and port.
-  ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds timeout);
+  /// then throws DeviceError naming the address and port. Throws DeviceError at once
+  /// for a CUDA `device` when nccl_available() is false.
+  ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds timeout, c10::Device device = c10::kCPU);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
   int64_t rank() const { return rank_; }
   int64_t world_size() const { return world_size_; }
+  /// "gloo" or "nccl".
+  std::string backend() const;
 
   /// Combines `tensor` across every rank in place (sum, max or min; mean is rejected).
   void all_reduce(at::Tensor& tensor, logging::Reduction reduction);

@@ -23,6 +23,9 @@ struct FieldDoc {
   std::optional<double> max;         ///< inclusive upper bound of a number
   bool is_path = false;              ///< relative paths resolve against the config file's folder
   bool optional = false;             ///< a component that may be absent (empty class_path)
+  /// A string field that also takes a YAML list of scalars, stored joined by commas ("0,1").
+  /// A list of one keeps a trailing comma ("1,"), so that it still reads as a list.
+  bool list_as_text = false;
 };
 
 /// A batch limit written as an int (a count of batches) or a float (a fraction of the epoch).

@@ -112,6 +112,10 @@ class Reader : public FieldVisitor {
 
   void field(std::string_view key, std::string& value, const FieldDoc& doc) override {
     const Node* node = claim(key);
+    if (node != nullptr && node->is_sequence() && doc.list_as_text) {
+      read_list_as_text(*node, key, value);
+      return;
+    }
     if (node == nullptr || !expect_scalar(*node, key, "a string")) return;
     if (!doc.choices.empty() &&
         std::find(doc.choices.begin(), doc.choices.end(), node->text) == doc.choices.end()) {
@@ -317,6 +321,21 @@ class Reader : public FieldVisitor {
     value = std::move(parsed);
   }
 
+  /// Joins a list of scalars with commas; a list of one keeps a trailing comma.
+  void read_list_as_text(const Node& node, std::string_view key, std::string& value) {
+    if (node.items.empty()) {
+      fail(node, join_key(prefix_, key), "expected a value or a non-empty list, got an empty list");
+      return;
+    }
+    std::string joined;
+    for (const Node& item : node.items) {
+      if (!expect_scalar(item, key, "a list of plain values")) return;
+      joined += item.text + ",";
+    }
+    if (node.items.size() > 1) joined.pop_back();
+    value = joined;
+  }
+
   std::string resolve_path(const Node& node) const {
     const std::filesystem::path path(node.text);
     if (node.text.empty() || path.is_absolute() || !node.origin.is_file) return node.text;
@@ -387,6 +406,18 @@ void check_cross_fields(const ExperimentSettings& settings, const Node& merged, 
     problems.push_back({origin_of_key(merged, "trainer.max_epochs"), "trainer.max_epochs, trainer.max_steps",
                         "both are -1 (no limit), so fit would never end; set one of them"});
   }
+  const AcceleratorSettings& accelerator = settings.accelerator;
+  std::string devices_problem;
+  const std::optional<DeviceRequest> devices = try_parse_devices(accelerator.devices, devices_problem);
+  if (!devices) {
+    problems.push_back({origin_of_key(merged, "trainer.devices"), "trainer.devices", devices_problem});
+  } else if (!devices->ids.empty() && accelerator.accelerator == "cpu") {
+    problems.push_back({origin_of_key(merged, "trainer.devices"), "trainer.devices, trainer.accelerator",
+                        "device ids '" + accelerator.devices +
+                            "' select CUDA devices, but trainer.accelerator is 'cpu'; give a number of processes "
+                            "such as 2, or set trainer.accelerator to 'cuda'"});
+  }
+
   const std::string& max_time = settings.trainer.max_time;
   if (!max_time.empty() && !parse_duration_seconds(max_time)) {
     problems.push_back({origin_of_key(merged, "trainer.max_time"), "trainer.max_time",

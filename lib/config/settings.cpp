@@ -1,9 +1,62 @@
 #include "config/settings.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
+#include "core/errors.h"
+
 namespace trainer::config {
+namespace {
+
+/// Parses a whole string as a base-10 integer, ignoring spaces around it.
+bool parse_whole_int(std::string text, int64_t& out) {
+  const size_t first = text.find_first_not_of(' ');
+  if (first == std::string::npos) return false;
+  text = text.substr(first, text.find_last_not_of(' ') - first + 1);
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+std::optional<DeviceRequest> try_parse_devices(const std::string& devices, std::string& problem) {
+  DeviceRequest request;
+  if (devices == "auto") return request;
+  const std::string invalid = "invalid value '" + devices + "'; give 'auto', a positive number of devices such as 2, "
+                              "or a list of device ids such as [0, 1] (0,1 on the command line)";
+  if (devices.find(',') == std::string::npos) {
+    if (parse_whole_int(devices, request.count) && request.count >= 1) return request;
+    problem = invalid;
+    return std::nullopt;
+  }
+
+  // A list of ids; a trailing comma ("1,") is allowed so that a single id can be written.
+  const std::string list = devices.back() == ',' ? devices.substr(0, devices.size() - 1) : devices;
+  for (size_t begin = 0; begin <= list.size();) {
+    const size_t comma = std::min(list.find(',', begin), list.size());
+    int64_t id = 0;
+    if (!parse_whole_int(list.substr(begin, comma - begin), id) || id < 0) {
+      problem = invalid;
+      return std::nullopt;
+    }
+    if (std::find(request.ids.begin(), request.ids.end(), id) != request.ids.end()) {
+      problem = "device id " + std::to_string(id) + " appears twice in '" + devices + "'; list each device once";
+      return std::nullopt;
+    }
+    request.ids.push_back(id);
+    begin = comma + 1;
+  }
+  request.count = static_cast<int64_t>(request.ids.size());
+  return request;
+}
+
+DeviceRequest parse_devices(const std::string& devices) {
+  std::string problem;
+  std::optional<DeviceRequest> request = try_parse_devices(devices, problem);
+  if (!request) throw UsageError("trainer.devices: " + problem);
+  return *request;
+}
 
 int64_t BatchLimit::resolve(int64_t available) const {
   if (!is_fraction) return std::min<int64_t>(available, static_cast<int64_t>(value));
@@ -65,19 +118,26 @@ void TrainerSettings::visit(FieldVisitor& v) {
 void AcceleratorSettings::visit(FieldVisitor& v) {
   v.field("accelerator", accelerator,
           {"Device type; 'auto' picks CUDA when LibTorch sees a GPU, else the CPU.", {"auto", "cpu", "cuda", "gpu"}});
-  v.field("devices", devices,
-          {"Devices (processes) per node, or 'auto' for 1. More than 1 needs strategy 'ddp'; on the CPU each "
-           "process is one device."});
+  FieldDoc devices_doc{
+      "Devices (processes) per node: 'auto' for 1, a count, or a list of CUDA device ids such as [0, 1] "
+      "(0,1 on the command line). More than 1 needs strategy 'ddp'; on the CPU each process is one device."};
+  devices_doc.list_as_text = true;
+  v.field("devices", devices, devices_doc);
   v.field("strategy", strategy,
           {"'auto' trains in one process; 'ddp' runs one process per device and averages gradients with c10d "
-           "(Gloo). Without RANK in the environment, fit starts the devices x 1 processes itself.",
+           "(Gloo on the CPU, NCCL on CUDA devices). Without RANK in the environment, fit starts the devices x 1 "
+           "processes itself.",
            {"auto", "ddp"}});
   v.field("num_nodes", num_nodes,
           {"Machines in a ddp run; each runs devices processes, started by torchrun or SLURM when above 1.", {}, 1});
   v.field("process_group_timeout", process_group_timeout,
           {"Seconds a ddp rendezvous or collective waits for the other processes before failing.", {}, 1});
   v.field("precision", precision,
-          {"Numeric precision of training.", {"32", "32-true", "64", "64-true", "bf16-mixed"}});
+          {"Numeric precision of training: '32' (or '32-true') and '64' (or '64-true') keep every tensor in float32 "
+           "or float64; 'bf16-mixed' runs the forward pass under bfloat16 autocast; '16-mixed' runs it under "
+           "float16 autocast with dynamic loss scaling (CUDA only); 'bf16-true' keeps parameters and inputs in "
+           "bfloat16.",
+           {"32", "32-true", "64", "64-true", "bf16-mixed", "16-mixed", "bf16-true"}});
   v.field("num_threads", num_threads,
           {"CPU threads for LibTorch's intra-op pool; 0 uses every core.", {}, 0});
   v.field("deterministic", deterministic,

@@ -4,6 +4,7 @@
 /// No LibTorch types here: settings are cheap to copy, print and compare.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct TrainerSettings {
 /// Device, precision and threads. YAML keys under `trainer:`, as in Lightning.
 struct AcceleratorSettings {
   std::string accelerator = "auto";
+  /// "auto", a count ("2"), or device ids ("0,1"; "1," is the one id 1). See parse_devices.
   std::string devices = "auto";
   std::string strategy = "auto";  ///< "auto" (one process) or "ddp"
   int64_t num_nodes = 1;
@@ -48,6 +50,21 @@ struct AcceleratorSettings {
 
   void visit(FieldVisitor& v);
 };
+
+/// `trainer.devices` as a number of devices or as a list of device ids.
+struct DeviceRequest {
+  int64_t count = 1;          ///< devices (processes) per node: ids.size() when ids are given
+  std::vector<int64_t> ids;   ///< device ids in the order of the local ranks; empty unless listed
+};
+
+/// Parses `trainer.devices`: "auto" (one device), a positive count such as "2", or
+/// comma-separated device ids such as "0,1" (a trailing comma, as in "1,", marks a
+/// single id). Returns nullopt for an invalid value and sets `problem` to a message
+/// that names the value and the accepted forms, without the key.
+std::optional<DeviceRequest> try_parse_devices(const std::string& devices, std::string& problem);
+
+/// try_parse_devices that throws UsageError("trainer.devices: <problem>") for an invalid value.
+DeviceRequest parse_devices(const std::string& devices);
 
 /// Console and metric files. YAML keys under `trainer:`.
 struct LoggerSettings {
