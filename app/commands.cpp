@@ -43,10 +43,12 @@ config::ExperimentSettings settings_from_checkpoint(const std::string& ckpt_path
 }
 
 /// Returns a CPU accelerator with the precision of `settings`, in this one process.
+/// '16-mixed' needs CUDA; its parameters are float32, so the export uses '32'.
 accelerator::AcceleratorConnector export_accelerator(config::AcceleratorSettings settings) {
   settings.accelerator = "cpu";
   settings.devices = "auto";
   settings.strategy = "auto";
+  if (settings.precision == "16-mixed") settings.precision = "32";
   return accelerator::AcceleratorConnector(settings);
 }
 

@@ -112,6 +112,16 @@ Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSet
     callbacks_.push_back(entry->build(*component.args));
     has_checkpoint_callback_ = has_checkpoint_callback_ || component.class_path == "model_checkpoint";
   }
+  scaler_ = std::make_unique<accelerator::GradScaler>(accelerator_.make_grad_scaler());
+  // Test hook for loss scaling, which only '16-mixed' on CUDA enables:
+  // TRAINER_TEST_GRAD_SCALER="INIT_SCALE[,GROWTH_INTERVAL]" turns it on at any precision.
+  if (const char* hook = std::getenv("TRAINER_TEST_GRAD_SCALER")) {
+    accelerator::GradScalerOptions options;
+    char* rest = nullptr;
+    options.init_scale = std::strtod(hook, &rest);
+    if (rest != nullptr && *rest == ',') options.growth_interval = std::strtoll(rest + 1, nullptr, 10);
+    scaler_ = std::make_unique<accelerator::GradScaler>(options);
+  }
   if (const auto seconds = config::parse_duration_seconds(settings_.max_time)) max_time_seconds_ = *seconds;
   // Test hook for failure handling: TRAINER_TEST_FAIL_RANK=R (and TRAINER_TEST_FAIL_STEP=K,
   // default 1) makes rank R throw after optimizer step K.
@@ -268,7 +278,8 @@ void Trainer::train_epoch(const Plan& plan, Context& context) {
     for (auto& callback : callbacks_) callback->on_train_step_end(context);
 
     if (logger_.step_due(global_step_)) {
-      const logging::Metrics step_metrics{{"train/loss_step", window_loss}};
+      logging::Metrics step_metrics{{"train/loss_step", window_loss}};
+      if (scaler_->enabled()) step_metrics.emplace_back("train/loss_scale", scaler_->current_scale());
       record(step_metrics);
       logger_.log_step(epoch_, global_step_, step_metrics,
                        fmt::format("epoch={} batch={}/{} step={}", epoch_, batch_in_epoch_, plan.train_batches,
@@ -324,7 +335,7 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
     }
     // Each batch contributes its mean loss / window size, so a short last window is a
     // full-weight step and every window's gradient is the mean over its batches.
-    output.loss.div(window).backward();
+    scaler_->scale(output.loss.div(window)).backward();
     logger_.accumulate("train/loss", output.loss.detach().mul(static_cast<double>(output.count)), output.count);
     window_loss += loss_value / window;
     samples += batch.size();
@@ -342,6 +353,16 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
     return false;
   }
   average_gradients();
+  // After the all-reduce every rank holds the same gradients, so all agree on an overflow.
+  if (scaler_->unscale_and_find_inf(model_->parameters())) {
+    // The step counts, as in torch.cuda.amp: only the update is skipped, and the scale falls.
+    optimizer_->zero_grad();
+    const double scale = scaler_->current_scale();
+    scaler_->update(/*found_inf=*/true);
+    spdlog::debug("gradients overflowed at loss scale {} in step {}; skipped the update, the scale is now {}", scale,
+                  global_step_ + 1, scaler_->current_scale());
+    return true;
+  }
 
   if (settings_.gradient_clip_val > 0) {
     if (settings_.gradient_clip_algorithm == "value") {
@@ -352,6 +373,7 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
   }
   optimizer_->step();
   optimizer_->zero_grad();
+  scaler_->update(/*found_inf=*/false);
   return true;
 }
 
@@ -534,6 +556,7 @@ void Trainer::save_state(const std::string& path) {
   info.model_class = model_class_;
   info.config_yaml = config_yaml_;
   if (scheduler_) info.scheduler = scheduler_->state();
+  if (scaler_->enabled()) info.grad_scaler = scaler_->state();
   for (const auto& callback : callbacks_) info.callbacks.push_back(callback->state());
   info.data = data_.state();
   {
@@ -581,6 +604,7 @@ void Trainer::resume_from(const FitOptions& options) {
   } else if (scheduler_ || !info.scheduler.empty()) {
     spdlog::warn("the checkpoint and the config disagree on lr_scheduler; its state was not restored");
   }
+  if (scaler_->enabled() && !info.grad_scaler.empty()) scaler_->load_state(info.grad_scaler);
   if (info.callbacks.size() == callbacks_.size()) {
     for (size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]->load_state(info.callbacks[i]);
   } else {

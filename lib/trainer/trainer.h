@@ -19,6 +19,7 @@ class Optimizer;
 namespace trainer {
 namespace accelerator {
 class AcceleratorConnector;
+class GradScaler;
 }
 namespace data {
 class DataConnector;
@@ -92,7 +93,8 @@ class Trainer {
   void train_epoch(const Plan& plan, Context& context);
   /// One optimizer step over the accumulation window [begin, end) of the epoch's batches;
   /// adds the window's mean loss to `window_loss` and its samples to `samples`.
-  /// Returns false when the step was skipped for a non-finite loss.
+  /// Returns false when the step was skipped for a non-finite loss. A step whose
+  /// scaled gradients overflowed (16-mixed) returns true: it counts, without an update.
   bool train_window(data::Loader& loader, int64_t begin, int64_t end, double& window_loss, int64_t& samples);
   bool validation_due(const Plan& plan, int64_t step_in_epoch) const;
   void run_validation(const Plan& plan, Context& context);
@@ -137,6 +139,8 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LrScheduler> scheduler_;
   std::vector<std::unique_ptr<callbacks::Callback>> callbacks_;
+  /// Loss scaling of '16-mixed'; a disabled scaler, which changes nothing, otherwise.
+  std::unique_ptr<accelerator::GradScaler> scaler_;
   bool has_checkpoint_callback_ = false;
 
   // Loop state; a checkpoint stores it, so a resumed fit continues where this one stopped.

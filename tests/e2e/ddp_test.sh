@@ -2,7 +2,7 @@
 # End-to-end tests of strategy 'ddp' on one machine (loopback only) with real Fashion-MNIST:
 # accuracy against one process, validate/test/predict on 2 ranks against one process, a
 # validation set smaller than the world, gradient averaging against a doubled batch, a
-# failing rank, a forwarded SIGTERM, and bf16-mixed on the CPU.
+# failing rank, a forwarded SIGTERM, bf16-mixed on the CPU, and the loss scaler of 16-mixed.
 # Usage: ddp_test.sh PATH_TO_TRAINER PATH_TO_CHECKPOINT_DIFF
 set -uo pipefail
 
@@ -149,5 +149,31 @@ loss0=$(grep -o "epoch=0 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16.log" | gr
 loss1=$(grep -o "epoch=1 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16.log" | grep -o "train/loss=[0-9.]*" | cut -d= -f2)
 echo "     bf16-mixed train/loss: epoch 0 $loss0, epoch 1 $loss1"
 check "bf16-mixed train/loss falls" less_than "$loss1" "$loss0"
+
+# ---- loss scaling: 16-mixed's GradScaler, turned on at float32 by a test hook ----
+# A first scale of 1e39 is beyond float32, so the first steps' gradients are inf: they skip
+# their update and halve the scale until it fits (2.5e38 for this model).
+SCALED=(--config "$CONFIGS/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" --trainer.limit_val_batches=0
+        --trainer.num_threads=1 --trainer.log_every_n_steps=1)
+export TRAINER_TEST_GRAD_SCALER=1e39
+FULL=$("$TRAINER" fit "${SCALED[@]}" --trainer.run_name=scaled --trainer.max_steps=40 2>"$WORK/scaled.log" | tail -n 1)
+check "fit with loss scaling exits 0" equal "$?" 0
+scales=$(grep -o "train/loss_scale=[0-9.e+]*" "$WORK/scaled.log" | cut -d= -f2)
+echo "     loss scale after steps 1-4: $(echo "$scales" | head -n 4 | tr '\n' ' ')"
+check "an overflowing first scale is lowered" less_than "$(echo "$scales" | head -n 1)" 1e39
+check "the scale settles below float32's maximum" less_than "$(echo "$scales" | tail -n 1)" 3.4e38
+loss_first=$(grep -o "train/loss_step=[0-9.]*" "$WORK/scaled.log" | head -n 1 | cut -d= -f2)
+loss_last=$(grep -o "train/loss_step=[0-9.]*" "$WORK/scaled.log" | tail -n 1 | cut -d= -f2)
+echo "     train/loss_step with loss scaling: step 1 $loss_first, step 40 $loss_last"
+check "train/loss_step falls by a third with loss scaling" less_than "$loss_last" "$(echo "$loss_first * 2 / 3" | bc -l)"
+# Stopped at step 20 and resumed: the restored scale gives the uninterrupted run's weights.
+"$TRAINER" fit "${SCALED[@]}" --trainer.run_name=scaled_resume --trainer.max_steps=20 >/dev/null 2>&1
+RESUMED=$("$TRAINER" fit "${SCALED[@]}" --trainer.run_name=scaled_resume --trainer.max_steps=40 --ckpt_path last \
+          2>/dev/null | tail -n 1)
+difference=$("$DIFF" "$FULL/checkpoints/last.ckpt" "$RESUMED/checkpoints/last.ckpt")
+echo "     uninterrupted against resumed at step 20: $difference"
+check "a resumed run with loss scaling ends with the same weights" \
+  equal "$(echo "$difference" | sed -n 's/.*max_abs_diff=\([^ ]*\).*/\1/p')" 0
+unset TRAINER_TEST_GRAD_SCALER
 
 finish
