@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -241,8 +243,12 @@ std::string format_metrics(const Metrics& metrics) {
   std::string text;
   for (const auto& [name, value] : metrics) {
     if (!text.empty()) text += ' ';
+    // Four decimals suit losses and accuracies; a learning rate of 1e-5 or a loss scale
+    // of 65536 reads better in scientific notation.
+    const double magnitude = std::fabs(value);
+    const bool scientific = magnitude != 0 && (magnitude < 1e-3 || magnitude >= 1e5);
     char buffer[32];
-    std::snprintf(buffer, sizeof(buffer), "%.4f", value);
+    std::snprintf(buffer, sizeof(buffer), scientific ? "%.4e" : "%.4f", value);
     text += name + "=" + buffer;
   }
   return text;
