@@ -6,7 +6,7 @@ VARIANT_NAMES = {
     "trainer_logging_on": "`trainer fit`, logging and checkpointing on",
     "trainer_logging_off": "`trainer fit`, logging and checkpointing off",
     "plain_cpp": "plain LibTorch loop (inputs normalised once)",
-    "plain_cpp_per_batch": "plain LibTorch loop (each batch normalised, as the trainer's loader does)",
+    "plain_cpp_per_batch": "plain LibTorch loop (each batch normalised, as the trainer's loader does when it augments)",
     "python": "plain PyTorch loop (Python)",
 }
 
