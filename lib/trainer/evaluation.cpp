@@ -75,7 +75,7 @@ logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const st
   const CheckpointInfo info = load_for_evaluation(ckpt_path);
   data::Loader& loader = stage == "test" ? data_.test_loader() : data_.val_loader();
   const config::BatchLimit& limit = stage == "test" ? settings_.limit_test_batches : settings_.limit_val_batches;
-  // A ddp rank may hold none of a small set; the set is empty only when every rank's part is.
+  // A ddp rank may get no sample of a small set, so the set is empty only when every rank's part is.
   if (max_over_ranks(loader.num_samples()) == 0) {
     throw UsageError("the " + stage + " set is empty; " +
                      (stage == "val" ? "set data.init_args.val_size above 0" : "this dataset has no test split"));

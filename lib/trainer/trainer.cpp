@@ -170,8 +170,8 @@ Trainer::Plan Trainer::plan_fit() const {
                      std::to_string(train.num_batches()) + " batches; raise trainer.limit_train_batches");
   }
   plan.steps_per_epoch = (plan.train_batches + settings_.accumulate_grad_batches - 1) / settings_.accumulate_grad_batches;
-  // In a ddp run a rank may hold fewer validation samples than others, even none; it still
-  // validates whenever any rank does, so that every rank meets the metric reductions.
+  // In a ddp run a rank may have fewer validation samples than others, even none. It still
+  // validates whenever any rank does, so that every rank joins the metric reductions.
   plan.validate = max_over_ranks(plan.val_batches) > 0;
   return plan;
 }
@@ -353,7 +353,7 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
     return false;
   }
   average_gradients();
-  // After the all-reduce every rank holds the same gradients, so all agree on an overflow.
+  // After the all-reduce every rank has the same gradients, so all agree on an overflow.
   if (scaler_->unscale_and_find_inf(model_->parameters())) {
     // The step counts, as in torch.cuda.amp: only the update is skipped, and the scale falls.
     optimizer_->zero_grad();

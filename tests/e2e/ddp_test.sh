@@ -45,7 +45,7 @@ check "ddp val/acc equals one process validating its checkpoint" equal "$(metric
   "$ddp_acc"
 
 # ---- validate, test and predict on 2 ranks give one process's results ----
-# Each rank evaluates its half; the counts are integers, so the accuracies agree exactly.
+# Each rank evaluates its half. The counts are integers, so the accuracies agree exactly.
 "$TRAINER" validate "${BASE[@]}" --trainer.run_name=check2 --ckpt_path "$RUN/checkpoints/last.ckpt" "${DDP[@]}" \
   >/dev/null 2>"$WORK/validate2.log"
 check "ddp validate exits 0" equal "$?" 0
@@ -73,7 +73,7 @@ same_predictions() {
 check "ddp predictions equal one process's, in sample order" same_predictions "$P1/predictions.csv" \
   "$P2/predictions.csv"
 
-# ---- a validation set smaller than the world: rank 1 holds no sample and still validates ----
+# ---- a validation set smaller than the world: rank 1 gets no sample and still validates ----
 "$TRAINER" fit "${BASE[@]}" --trainer.run_name=tiny_val --trainer.max_epochs=1 --trainer.limit_train_batches=5 \
   --data.init_args.val_size=1 --trainer.process_group_timeout=30 "${DDP[@]}" >/dev/null 2>"$WORK/tiny_val.log"
 check "ddp fit with 1 validation sample exits 0" equal "$?" 0
@@ -151,8 +151,8 @@ echo "     bf16-mixed train/loss: epoch 0 $loss0, epoch 1 $loss1"
 check "bf16-mixed train/loss falls" less_than "$loss1" "$loss0"
 
 # ---- loss scaling: 16-mixed's GradScaler, turned on at float32 by a test hook ----
-# A first scale of 1e39 is beyond float32, so the first steps' gradients are inf: they skip
-# their update and halve the scale until it fits (2.5e38 for this model).
+# A first scale of 1e39 is beyond float32, so the first steps' gradients are inf. Those steps
+# skip their update and halve the scale until it fits (2.5e38 for this model).
 SCALED=(--config "$CONFIGS/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" --trainer.limit_val_batches=0
         --trainer.num_threads=1 --trainer.log_every_n_steps=1)
 export TRAINER_TEST_GRAD_SCALER=1e39

@@ -283,7 +283,7 @@ TEST_CASE("unshuffled training reads storage order without copies") {
   CHECK(at::equal(batch.targets, at::arange(4, 8, at::kLong)));
 }
 
-TEST_CASE("a transform without augmentation gives the values it gives per batch") {
+TEST_CASE("loader transforms once with per-batch values") {
   // Byte images, as Fashion-MNIST stores them; the loader transforms them once up front.
   const at::Tensor pixels = at::arange(12 * 16, at::kLong).remainder(256).to(at::kByte).reshape({12, 1, 4, 4});
   Transform transform;
