@@ -7,6 +7,7 @@
 #include <torch/nn/module.h>
 #include <torch/utils.h>
 
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -77,6 +78,12 @@ int64_t requested_processes(const config::AcceleratorSettings& settings) {
 
 AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& settings)
     : precision_(settings.precision) {
+  if (settings.deterministic) {
+    // cuBLAS is deterministic only with a fixed workspace, which it reads from the
+    // environment when it starts; LibTorch raises at the first matrix product without it.
+    // A value the user set is kept.
+    ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  }
   const config::DeviceRequest devices = config::parse_devices(settings.devices);
   const bool use_cuda = resolve_use_cuda(settings, devices);
 

@@ -26,10 +26,10 @@ PrecisionPolicy resolve_precision(const std::string& precision, c10::DeviceType 
   }
   if (precision == "16-mixed") {
     if (device_type != c10::DeviceType::CUDA) {
+      // LibTorch 1.13's CPU autocast supports bfloat16 only, so float16 autocast is CUDA's.
       throw DeviceError("trainer.precision '16-mixed' needs a CUDA device, but this run is on '" +
                         c10::DeviceTypeName(device_type, /*lower_case=*/true) +
-                        "', where LibTorch 1.13's autocast supports bfloat16 only; use "
-                        "--trainer.precision=bf16-mixed for mixed precision on the CPU");
+                        "'; use --trainer.precision=bf16-mixed for mixed precision on the CPU");
     }
     policy.autocast = true;
     policy.autocast_dtype = at::kHalf;

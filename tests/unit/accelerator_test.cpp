@@ -1,5 +1,6 @@
 // AcceleratorConnector: device resolution, precision and threads, without a Trainer.
 
+#include <ATen/Context.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -191,10 +192,23 @@ TEST_CASE("accelerator 16-mixed on the cpu suggests bf16-mixed") {
   settings.accelerator = "cpu";
   settings.precision = "16-mixed";
   CHECK_THROWS_WITH_AS(AcceleratorConnector{settings},
-                       "trainer.precision '16-mixed' needs a CUDA device, but this run is on 'cpu', where LibTorch "
-                       "1.13's autocast supports bfloat16 only; use --trainer.precision=bf16-mixed for mixed "
-                       "precision on the CPU",
+                       "trainer.precision '16-mixed' needs a CUDA device, but this run is on 'cpu'; use "
+                       "--trainer.precision=bf16-mixed for mixed precision on the CPU",
                        DeviceError);
+}
+
+TEST_CASE("accelerator deterministic sets the cuBLAS workspace") {
+  ::unsetenv("CUBLAS_WORKSPACE_CONFIG");
+  config::AcceleratorSettings settings;
+  settings.accelerator = "cpu";
+  settings.deterministic = true;
+  AcceleratorConnector accelerator(settings);
+  const char* workspace = std::getenv("CUBLAS_WORKSPACE_CONFIG");
+  REQUIRE(workspace != nullptr);
+  CHECK(std::string(workspace) == ":4096:8");
+  CHECK(at::globalContext().deterministicAlgorithms());
+  at::globalContext().setDeterministicAlgorithms(false, false);
+  ::unsetenv("CUBLAS_WORKSPACE_CONFIG");
 }
 
 TEST_CASE("accelerator bf16-true trains an MLP on the cpu") {
