@@ -73,7 +73,15 @@ struct Worker {
   std::string error_file;  ///< where the rank's CLI writes its error (see TRAINER_ERROR_FILE)
   bool running = true;
   int exit_code = 0;
+  int killed_by = 0;        ///< the signal that ended the process; 0 when it exited
+  bool signalled = false;   ///< the launcher sent it a signal while it ran
 };
+
+/// Returns whether `code` is the exit code of a clean stop (SIGINT, SIGTERM, requeue), not a failure.
+bool is_stop_code(int code) {
+  return code == static_cast<int>(ExitCode::interrupted_int) || code == static_cast<int>(ExitCode::interrupted_term) ||
+         code == static_cast<int>(ExitCode::requeue);
+}
 
 struct ErrorReport {
   int64_t time_ns = 0;
@@ -94,6 +102,15 @@ std::optional<ErrorReport> read_error_file(const std::string& path) {
 /// to fail. Ranks whose peer failed fail in turn on the closed connection, and may exit
 /// sooner than the rank that caused it, so exit order alone would blame them.
 int64_t root_cause_rank(const std::vector<Worker>& workers, int64_t first_failed, std::string& message) {
+  // A rank killed by a signal that the launcher did not send (SIGKILL from the OOM killer,
+  // SIGSEGV) writes no error file, so the ranks that then lost their peer would be blamed.
+  for (const Worker& worker : workers) {
+    if (worker.killed_by != 0 && !worker.signalled) {
+      message = std::string("killed by signal ") + std::to_string(worker.killed_by) + " (" +
+                ::strsignal(worker.killed_by) + ")";
+      return worker.rank;
+    }
+  }
   int64_t rank = first_failed;
   int64_t earliest = std::numeric_limits<int64_t>::max();
   for (const Worker& worker : workers) {
@@ -109,8 +126,10 @@ int64_t root_cause_rank(const std::vector<Worker>& workers, int64_t first_failed
 }
 
 void signal_running(std::vector<Worker>& workers, int signal_number) {
-  for (const Worker& worker : workers) {
-    if (worker.running) ::kill(worker.pid, signal_number);
+  for (Worker& worker : workers) {
+    if (!worker.running) continue;
+    ::kill(worker.pid, signal_number);
+    worker.signalled = true;
   }
 }
 
@@ -124,6 +143,7 @@ bool reap(std::vector<Worker>& workers, int64_t& first_failed) {
     if (result == worker.pid) {
       worker.running = false;
       worker.exit_code = exit_code_of(status);
+      if (WIFSIGNALED(status)) worker.killed_by = WTERMSIG(status);
       if (worker.exit_code != 0 && first_failed < 0) first_failed = worker.rank;
     } else {
       any_running = true;
@@ -184,10 +204,17 @@ int launch_local_workers(int64_t processes, std::chrono::milliseconds grace) {
       signal_running(workers, signal_number);
     }
     if (first_failed >= 0 && kill_at == std::chrono::steady_clock::time_point{}) {
-      spdlog::error("ddp rank {} exited with code {}; stopping the other ranks", first_failed,
-                    workers[static_cast<size_t>(first_failed)].exit_code);
-      signal_running(workers, SIGTERM);
-      kill_at = std::chrono::steady_clock::now() + grace;
+      const int code = workers[static_cast<size_t>(first_failed)].exit_code;
+      if (is_stop_code(code) && workers[static_cast<size_t>(first_failed)].killed_by == 0) {
+        // A clean stop: every rank stops after the same step, and rank 0 may still be
+        // writing its checkpoint, so the others are left to finish.
+        spdlog::info("ddp rank {} stopped with exit code {}; waiting for the other ranks", first_failed, code);
+        first_failed = -1;
+      } else {
+        spdlog::error("ddp rank {} exited with code {}; stopping the other ranks", first_failed, code);
+        signal_running(workers, SIGTERM);
+        kill_at = std::chrono::steady_clock::now() + grace;
+      }
     }
     if (kill_at != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() >= kill_at) {
       signal_running(workers, SIGKILL);
@@ -196,6 +223,14 @@ int launch_local_workers(int64_t processes, std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 
+  // A rank that stopped cleanly (a signal, max_time) is not a failure; blame only the others.
+  auto failed = [](const Worker& worker) {
+    return worker.exit_code != 0 && (worker.killed_by != 0 || !is_stop_code(worker.exit_code));
+  };
+  if (first_failed >= 0 && !failed(workers[static_cast<size_t>(first_failed)])) first_failed = -1;
+  for (const Worker& worker : workers) {
+    if (first_failed < 0 && failed(worker)) first_failed = worker.rank;
+  }
   std::string message;
   const int64_t cause = first_failed >= 0 ? root_cause_rank(workers, first_failed, message) : -1;
   std::error_code ignored;
@@ -207,7 +242,10 @@ int launch_local_workers(int64_t processes, std::chrono::milliseconds grace) {
     return code != 0 ? code : 1;
   }
   for (const Worker& worker : workers) {
-    if (worker.exit_code != 0) return worker.exit_code;
+    if (worker.exit_code != 0) {
+      spdlog::warn("ddp run stopped: rank {} exited with code {}", worker.rank, worker.exit_code);
+      return worker.exit_code;
+    }
   }
   return 0;
 }

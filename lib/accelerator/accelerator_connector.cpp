@@ -48,8 +48,9 @@ bool resolve_use_cuda(const config::AcceleratorSettings& settings, const config:
   if (requested == "cuda" || requested == "gpu") {
     if (!cuda_available) {
       throw DeviceError("trainer.accelerator is '" + requested +
-                        "' but LibTorch found no CUDA device (CUDA devices visible: " +
-                        std::to_string(torch::cuda::device_count()) + "); use --trainer.accelerator=cpu");
+                        "' but LibTorch sees " + std::to_string(torch::cuda::device_count()) +
+                        " CUDA devices (a CPU-only LibTorch build, no GPU, or CUDA_VISIBLE_DEVICES hides them); "
+                        "use --trainer.accelerator=cpu");
     }
     use_cuda = true;
   } else if (requested == "auto") {
@@ -92,9 +93,9 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
     env = read_distributed_env();
     if (env && env->world_size <= 1) env.reset();
   } else if (devices.count > 1) {
-    throw DeviceError("trainer.devices is " + settings.devices +
-                      " but strategy 'auto' trains on one device in one process; set --trainer.strategy=ddp or "
-                      "--trainer.devices=1");
+    throw UsageError("trainer.devices is " + settings.devices +
+                     " but strategy 'auto' trains on one device in one process; set --trainer.strategy=ddp or "
+                     "--trainer.devices=1");
   }
 
   if (use_cuda) {

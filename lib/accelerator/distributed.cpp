@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <stdexcept>
 
 #include "core/errors.h"
 
@@ -110,9 +111,14 @@ struct ProcessGroup::Impl {
   /// NCCL reduces tensors on its CUDA device only, so CPU tensors are copied there and back.
   std::optional<c10::Device> staging_device;
 
+  /// Returns `tensor` as the backend takes it: on NCCL's device, and as float32 for Gloo,
+  /// whose LibTorch 1.13 build rejects bfloat16 ("Invalid scalar type"). Callers copy a
+  /// result that is not `tensor` itself back into it.
   at::Tensor on_backend_device(const at::Tensor& tensor) const {
-    if (!staging_device || tensor.device() == *staging_device) return tensor;
-    return tensor.to(*staging_device);
+    at::Tensor staged = tensor;
+    if (backend == "gloo" && tensor.scalar_type() == at::kBFloat16) staged = staged.to(at::kFloat);
+    if (staging_device && staged.device() != *staging_device) staged = staged.to(*staging_device);
+    return staged;
   }
 
   /// Fills `outputs`, one tensor per rank shaped like `input`, with every rank's `input`.
@@ -226,6 +232,7 @@ std::vector<at::Tensor> ProcessGroup::all_gather_rows(const at::Tensor& rows) {
     local = at::empty(shape, static_cast<at::ScalarType>(dtype));
   }
   local = local.contiguous();
+  if (local.dim() == 0) throw std::invalid_argument("all_gather_rows takes tensors with a first dimension of rows");
 
   // Gloo and NCCL gather equal shapes: pad every rank's rows to the longest, then cut them back.
   std::vector<at::Tensor> counts(static_cast<size_t>(world_size_));
@@ -233,6 +240,12 @@ std::vector<at::Tensor> ProcessGroup::all_gather_rows(const at::Tensor& rows) {
   impl_->all_gather(counts, at::full({1}, local.size(0), at::kLong));
   int64_t longest = 0;
   for (const at::Tensor& count : counts) longest = std::max(longest, count.item<int64_t>());
+  int64_t row_size = 1;
+  for (int64_t dim = 1; dim < local.dim(); ++dim) row_size *= local.size(dim);
+  if (longest == 0 || row_size == 0) {
+    // Nothing to send: Gloo's gather of empty buffers divides by zero (SIGFPE).
+    return std::vector<at::Tensor>(static_cast<size_t>(world_size_), local);
+  }
 
   std::vector<int64_t> padded_shape = local.sizes().vec();
   padded_shape[0] = longest;

@@ -36,6 +36,8 @@ at::Tensor Sampler::indices(int64_t epoch) const {
   const auto long_options = at::TensorOptions().dtype(at::kLong);
   if (!training_) {
     if (shard_.world_size == 1) return {};
+    // A set smaller than the world leaves the last ranks empty; arange rejects start > end.
+    if (shard_.rank >= num_samples_) return at::empty({0}, long_options);
     return at::arange(shard_.rank, num_samples_, shard_.world_size, long_options);
   }
 

@@ -4,6 +4,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
 #include <torch/version.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
@@ -24,6 +25,37 @@ namespace {
 constexpr const char* kFormat = "trainer-checkpoint";
 // Version 2 appends the checksum trailer; version 1 files (no trailer) still load.
 constexpr int64_t kFormatVersion = 2;
+
+/// Returns the dtype of the model's first floating-point parameter or buffer; none when it has none.
+c10::optional<at::ScalarType> floating_dtype(const torch::nn::Module& model) {
+  for (const at::Tensor& tensor : model.parameters()) {
+    if (tensor.is_floating_point()) return tensor.scalar_type();
+  }
+  for (const at::Tensor& tensor : model.buffers()) {
+    if (tensor.is_floating_point()) return tensor.scalar_type();
+  }
+  return c10::nullopt;
+}
+
+void convert_floating(torch::nn::Module& model, at::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  for (at::Tensor tensor : model.parameters()) {
+    if (tensor.is_floating_point()) tensor.set_data(tensor.to(dtype));
+  }
+  for (at::Tensor tensor : model.buffers()) {
+    if (tensor.is_floating_point()) tensor.set_data(tensor.to(dtype));
+  }
+}
+
+std::string dtype_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    default: return c10::toString(dtype);
+  }
+}
 
 // The trailer after the zip archive: magic, archive length (uint64) and CRC-32 of the
 // archive (uint32), little-endian, then 4 reserved zero bytes. Zip readers, including
@@ -130,6 +162,9 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   archive.write("model_class", c10::IValue(info.model_class));
   archive.write("config", c10::IValue(info.config_yaml));
 
+  if (const c10::optional<at::ScalarType> dtype = floating_dtype(model)) {
+    archive.write("parameter_dtype", c10::IValue(std::string(c10::toString(*dtype))));
+  }
   c10::Dict<std::string, double> scheduler;
   for (const auto& [key, value] : info.scheduler) scheduler.insert(key, value);
   archive.write("scheduler", c10::IValue(scheduler));
@@ -232,6 +267,11 @@ CheckpointInfo read_info_records(const std::string& path, torch::serialize::Inpu
   if (archive.try_read("scheduler", value)) {
     for (const auto& entry : value.toGenericDict()) info.scheduler[entry.key().toStringRef()] = entry.value().toDouble();
   }
+  if (archive.try_read("parameter_dtype", value)) {
+    for (const at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf}) {
+      if (value.toStringRef() == c10::toString(dtype)) info.parameter_dtype = dtype;
+    }
+  }
   if (archive.try_read("grad_scaler", value)) {
     for (const auto& entry : value.toGenericDict()) {
       info.grad_scaler[entry.key().toStringRef()] = entry.value().toDouble();
@@ -316,6 +356,19 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
   torch::serialize::InputArchive archive;
   const CheckpointInfo info = read_info(path, archive);
   if (before_load) before_load(info);
+
+  // Module::load copies the stored bytes into each tensor without converting them, so
+  // the model first takes the file's dtype: a float64 file read into float32 tensors
+  // would give garbage, not an error.
+  const c10::optional<at::ScalarType> model_dtype = floating_dtype(model);
+  if (info.parameter_dtype && model_dtype && *info.parameter_dtype != *model_dtype) {
+    if (optimizer != nullptr) {
+      throw CheckpointError(where + " stores " + dtype_name(*info.parameter_dtype) + " parameters but the model is " +
+                            dtype_name(*model_dtype) + " (trainer.precision differs); resume with the precision "
+                            "the checkpoint was trained with, because its optimizer state has that dtype");
+    }
+    convert_floating(model, *info.parameter_dtype);
+  }
 
   // Module::load replaces each tensor with the stored one, whatever its shape, so a
   // checkpoint of another architecture would load silently; compare shapes after it.

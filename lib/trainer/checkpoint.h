@@ -31,6 +31,10 @@ struct CheckpointInfo {
   std::vector<std::map<std::string, std::string>> callbacks;  ///< Callback::state() of each, in config order
   std::map<std::string, at::Tensor> data;                   ///< DataConnector state (statistics, vocabulary)
   at::Tensor rng_cpu;          ///< CPU generator state; undefined when not saved
+  /// dtype of the model's floating-point tensors in the file (float32, float64 or bfloat16,
+  /// from trainer.precision); save_checkpoint fills it from the model. Files written
+  /// before it existed read as undefined.
+  c10::optional<at::ScalarType> parameter_dtype;
 };
 
 /// Writes `model`, `optimizer` (may be null) and `info` to `path` through a temporary
@@ -49,6 +53,10 @@ void check_model_class(const CheckpointInfo& info, const std::string& path, cons
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
 /// Loads a checkpoint into `model` and, when not null, `optimizer`; returns its info.
+/// The model's floating-point tensors take the file's dtype, so a caller that wants the
+/// configured precision converts them afterwards (AcceleratorConnector::prepare). With
+/// an optimizer (a resume), a dtype other than the model's is a CheckpointError, because
+/// the optimizer state would not match.
 /// `before_load`, when given, sees the info before any tensor is loaded and may throw.
 /// Throws CheckpointError naming the file when it is missing, not a checkpoint, or
 /// does not match the model.

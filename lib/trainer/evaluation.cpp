@@ -82,6 +82,10 @@ logging::Metrics Trainer::evaluate_checkpoint(const std::string& stage, const st
   }
   int64_t num_batches = limit.resolve(loader.num_batches());
   if (settings_.fast_dev_run.value > 0) num_batches = std::min(num_batches, settings_.fast_dev_run.value);
+  if (max_over_ranks(num_batches) == 0) {
+    throw UsageError("trainer.limit_" + stage + "_batches leaves 0 of the " + stage + " set's " +
+                     std::to_string(loader.num_batches()) + " batches; raise it");
+  }
 
   logger_.begin_run(config_yaml);
   spdlog::info("{} checkpoint={} epoch={} step={} {} samples={}", stage, ckpt_path, info.epoch, info.global_step,
@@ -98,7 +102,12 @@ std::string Trainer::predict(const std::string& ckpt_path, const std::string& co
   if (max_over_ranks(loader.num_samples()) == 0) {
     throw UsageError("predict runs on the test set, which is empty for this dataset");
   }
-  const int64_t num_batches = settings_.limit_predict_batches.resolve(loader.num_batches());
+  int64_t num_batches = settings_.limit_predict_batches.resolve(loader.num_batches());
+  if (settings_.fast_dev_run.value > 0) num_batches = std::min(num_batches, settings_.fast_dev_run.value);
+  if (max_over_ranks(num_batches) == 0) {
+    throw UsageError("trainer.limit_predict_batches leaves 0 of the test set's " +
+                     std::to_string(loader.num_batches()) + " batches; raise it");
+  }
 
   logger_.begin_run(config_yaml);
   spdlog::info("predict checkpoint={} epoch={} step={} {} samples={}", ckpt_path, info.epoch, info.global_step,
@@ -136,8 +145,11 @@ std::string Trainer::predict(const std::string& ckpt_path, const std::string& co
     if (!accelerator_.is_global_zero()) return {};
   }
 
-  const std::filesystem::path dir = logger_.run_dir().empty() ? std::filesystem::temp_directory_path()
-                                                              : std::filesystem::path(logger_.run_dir());
+  if (logger_.run_dir().empty()) {
+    spdlog::info("predict computed {} rows and wrote none (fast_dev_run)", all_outputs.size(0));
+    return {};
+  }
+  const std::filesystem::path dir(logger_.run_dir());
   std::string path;
   if (format == PredictFormat::csv) {
     path = (dir / "predictions.csv").string();

@@ -234,7 +234,10 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
     // The checkpoint is saved and every logger has written its lines; the exit code
     // lets the scheduler know why the run ended.
     throw InterruptedError(stop_exit_code(stop_signal_),
-                           stop_reason_ + "; saved '" + last_checkpoint_ + "' at epoch=" + std::to_string(epoch_) +
+                           stop_reason_ + "; " +
+                               (last_checkpoint_.empty() ? std::string("saved no checkpoint")
+                                                         : "saved '" + last_checkpoint_ + "'") +
+                               " at epoch=" + std::to_string(epoch_) +
                                " step=" + std::to_string(global_step_) + "; resume with fit --ckpt_path last");
   }
   return newest_metrics();

@@ -87,7 +87,7 @@ check "unknown model exits 2" expect_error 2 "unknown model 'cnnn'; choose one o
 check "unknown key names the source" expect_error 2 \
   "command line (--trainer.max_epoch): trainer.max_epoch: unknown key; did you mean 'trainer.max_epochs'?" \
   "${CNN[@]}" --trainer.max_epoch=2
-check "cuda without a gpu exits 5" expect_error 5 "found no CUDA device" "${CNN[@]}" --trainer.accelerator=cuda
+check "cuda without a gpu exits 5" expect_error 5 "sees 0 CUDA devices" "${CNN[@]}" --trainer.accelerator=cuda
 check "evaluation without a checkpoint exits 2" expect_error 2 "--ckpt_path is required" \
   test --config "$CONFIGS/fashion_mnist_cnn.yaml"
 check "missing checkpoint exits 4" expect_error 4 "checkpoint '/nonexistent.ckpt' not found" \

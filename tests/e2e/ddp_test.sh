@@ -79,6 +79,26 @@ check "ddp predictions equal one process's, in sample order" same_predictions "$
 check "ddp fit with 1 validation sample exits 0" equal "$?" 0
 check "ddp fit with 1 validation sample logs val/acc" grep -q "result val/acc=" "$WORK/tiny_val.log"
 
+# ---- splits smaller than the world: 3 ranks, one validation sample; no validation set ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=tiny_val3 --trainer.max_epochs=1 --trainer.limit_train_batches=5 \
+  --data.init_args.val_size=1 --trainer.devices=3 --trainer.strategy=ddp >/dev/null 2>"$WORK/tiny_val3.log"
+check "3 ranks with 1 validation sample exit 0" equal "$?" 0
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=no_val --trainer.max_epochs=1 --trainer.limit_train_batches=5 \
+  --data.init_args.val_size=0 "${DDP[@]}" >/dev/null 2>"$WORK/no_val.log"
+check "2 ranks without a validation set exit 0" equal "$?" 0
+
+# ---- predict: a limit of 0 batches is a usage error; fast_dev_run writes no file ----
+for ranks in 1 2; do
+  "$TRAINER" predict "${BASE[@]}" --trainer.run_name=predict0 --ckpt_path "$RUN/checkpoints/last.ckpt" \
+    --trainer.limit_predict_batches=0 --trainer.devices=$ranks --trainer.strategy=ddp >/dev/null 2>"$WORK/predict0.log"
+  check "predict with 0 batches on $ranks rank(s) exits 2" equal "$?" 2
+done
+mkdir -p "$WORK/tmp"
+TMPDIR="$WORK/tmp" "$TRAINER" predict "${BASE[@]}" --trainer.run_name=predict_dev --trainer.fast_dev_run=true \
+  --ckpt_path "$RUN/checkpoints/last.ckpt" >/dev/null 2>&1
+check "predict with fast_dev_run exits 0" equal "$?" 0
+check "predict with fast_dev_run writes no file" equal "$(ls "$WORK/tmp" | grep -c predictions)" 0
+
 # ---- model_checkpoint: rank 0 keeps the newest; rank 1 touches no file ----
 # Without a monitor, save_top_k 1 evicts epoch=0.ckpt at epoch 1. Rank 1 has no checkpoint
 # folder, so an eviction there would hit the decoy in the working folder.
@@ -123,6 +143,7 @@ for _ in $(seq 100); do grep -q "epoch=0 step=" "$WORK/term.log" && break; sleep
 kill -TERM "$launcher"
 wait "$launcher"
 check "SIGTERM stops a ddp run with 143" equal "$?" 143
+check "a SIGTERM stop is not reported as a failure" test -z "$(grep 'ddp run failed' "$WORK/term.log")"
 check "SIGTERM leaves a resumable checkpoint" test -f "$WORK/runs/term/version_0/checkpoints/last.ckpt"
 
 # ---- SIGTERM to one rank only: the stop flag is all-reduced, so every rank stops ----
@@ -142,6 +163,20 @@ check "SIGTERM to one rank stops the ddp run with 143" equal "$?" 143
 check "SIGTERM to one rank leaves a resumable checkpoint" \
   test -f "$WORK/runs/term_one/version_0/checkpoints/last.ckpt"
 
+# ---- SIGKILL to one rank: the launcher names it and exits with its code ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=kill_one --trainer.max_epochs=50 "${DDP[@]}" >/dev/null \
+  2>"$WORK/kill_one.log" &
+launcher=$!
+for _ in $(seq 100); do grep -q "epoch=0 step=" "$WORK/kill_one.log" && break; sleep 0.1; done
+for pid in $(pgrep -P "$launcher"); do
+  tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "RANK=1" && kill -KILL "$pid"
+done
+timeout 60 tail --pid="$launcher" -f /dev/null
+wait "$launcher"
+check "SIGKILL to rank 1 ends the ddp run with 137" equal "$?" 137
+check "the launcher blames the killed rank" grep -q "rank 1 failed first (exit code 137): killed by signal 9" \
+  "$WORK/kill_one.log"
+
 # ---- bf16-mixed on the CPU: the training loss falls ----
 "$TRAINER" fit "${BASE[@]}" --trainer.run_name=bf16 --trainer.precision=bf16-mixed >/dev/null 2>"$WORK/bf16.log"
 check "bf16-mixed fit exits 0" equal "$?" 0
@@ -149,6 +184,30 @@ loss0=$(grep -o "epoch=0 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16.log" | gr
 loss1=$(grep -o "epoch=1 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16.log" | grep -o "train/loss=[0-9.]*" | cut -d= -f2)
 echo "     bf16-mixed train/loss: epoch 0 $loss0, epoch 1 $loss1"
 check "bf16-mixed train/loss falls" less_than "$loss1" "$loss0"
+
+# ---- precisions: bf16-true on 2 ranks; checkpoints read under another precision ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=bf16_true --trainer.max_epochs=2 --trainer.precision=bf16-true \
+  "${DDP[@]}" >/dev/null 2>"$WORK/bf16_true.log"
+check "bf16-true on 2 ranks exits 0" equal "$?" 0
+loss0=$(grep -o "epoch=0 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16_true.log" | grep -o "train/loss=[0-9.]*" | cut -d= -f2)
+loss1=$(grep -o "epoch=1 step=[0-9]* .*train/loss=[0-9.]*" "$WORK/bf16_true.log" | grep -o "train/loss=[0-9.]*" | cut -d= -f2)
+echo "     bf16-true on 2 ranks, train/loss: epoch 0 $loss0, epoch 1 $loss1"
+check "bf16-true on 2 ranks: train/loss falls" less_than "$loss1" "$loss0"
+# The float32 checkpoint of the first run, validated as float64 and as bfloat16: the values
+# are converted, so the accuracy stays near the float32 one instead of dropping to chance.
+for precision in 64 bf16-true; do
+  "$TRAINER" validate "${BASE[@]}" --trainer.run_name=convert --ckpt_path "$RUN/checkpoints/last.ckpt" \
+    --trainer.precision=$precision >/dev/null 2>"$WORK/convert.log"
+  converted=$(metric "$WORK/convert.log" val/acc)
+  echo "     float32 checkpoint validated at precision $precision: val/acc $converted (float32: $ddp_acc)"
+  check "a float32 checkpoint validates at precision $precision" awk -v a="$converted" -v b="$ddp_acc" \
+    'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 0.01) }'
+done
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=resume_other --trainer.max_epochs=3 --trainer.precision=64 \
+  --ckpt_path "$RUN/checkpoints/last.ckpt" >/dev/null 2>"$WORK/resume_other.log"
+check "resuming under another precision exits 4" equal "$?" 4
+check "resuming under another precision names both dtypes" grep -q "stores float32 parameters but the model is float64" \
+  "$WORK/resume_other.log"
 
 # ---- loss scaling: 16-mixed's GradScaler, turned on at float32 by a test hook ----
 # A first scale of 1e39 is beyond float32, so the first steps' gradients are inf. Those steps

@@ -135,8 +135,8 @@ TEST_CASE("accelerator cuda without a gpu is a device error") {
     settings.accelerator = name;
     CHECK_THROWS_WITH_AS(AcceleratorConnector{settings},
                          ("trainer.accelerator is '" + std::string(name) +
-                          "' but LibTorch found no CUDA device (CUDA devices visible: 0); use "
-                          "--trainer.accelerator=cpu")
+                          "' but LibTorch sees 0 CUDA devices (a CPU-only LibTorch build, no GPU, or "
+                          "CUDA_VISIBLE_DEVICES hides them); use --trainer.accelerator=cpu")
                              .c_str(),
                          DeviceError);
   }
@@ -252,7 +252,7 @@ TEST_CASE("accelerator rejects several devices without ddp") {
   CHECK_THROWS_WITH_AS(AcceleratorConnector{settings},
                        "trainer.devices is 2 but strategy 'auto' trains on one device in one process; set "
                        "--trainer.strategy=ddp or --trainer.devices=1",
-                       DeviceError);
+                       UsageError);
   settings.devices = "0,1";
   CHECK_THROWS_WITH_AS(AcceleratorConnector{settings},
                        "trainer.devices lists the device ids '0,1', which select CUDA devices, but "

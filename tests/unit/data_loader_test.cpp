@@ -269,6 +269,16 @@ TEST_CASE("evaluation shards count every sample exactly once") {
   }
 }
 
+TEST_CASE("evaluation shard past the set is empty") {
+  // One sample, three ranks: ranks 1 and 2 get nothing.
+  for (const int64_t rank : {1, 2}) {
+    const Sampler sampler(1, false, false, {rank, 3}, 0);
+    CHECK(sampler.size() == 0);
+    CHECK(sampler.indices(0).numel() == 0);
+  }
+  CHECK(Sampler(1, false, false, {0, 3}, 0).size() == 1);
+}
+
 TEST_CASE("sampler rejects a rank outside the world") {
   CHECK_THROWS_WITH_AS(Sampler(10, true, true, {2, 2}, 0),
                        "invalid data shard: rank 2 of world size 2; the rank must be in [0, world_size)", DataError);
