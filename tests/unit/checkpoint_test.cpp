@@ -80,6 +80,25 @@ TEST_CASE("checkpoint rejects a truncated file") {
   }
 }
 
+TEST_CASE("checkpoint loads float64 weights into float32") {
+  TempDir dir;
+  const std::string path = (dir.path() / "a.ckpt").string();
+  torch::nn::Linear saved(3, 2);
+  saved->to(at::kDouble);
+  save_checkpoint(path, *saved, nullptr, {});
+  CHECK((read_checkpoint_info(path).parameter_dtype == at::kDouble));
+
+  torch::nn::Linear restored(3, 2);
+  load_checkpoint(path, *restored, nullptr);
+  // The model takes the file's dtype; the caller converts it to the configured one.
+  CHECK((restored->weight.scalar_type() == at::kDouble));
+  CHECK(at::equal(restored->weight, saved->weight));
+
+  torch::nn::Linear resumed(3, 2);
+  torch::optim::Adam optimizer(resumed->parameters(), torch::optim::AdamOptions(0.1));
+  CHECK_THROWS_AS(load_checkpoint(path, *resumed, &optimizer), CheckpointError);
+}
+
 TEST_CASE("checkpoint rejects another model shape") {
   TempDir dir;
   const std::string path = (dir.path() / "a.ckpt").string();
