@@ -59,6 +59,8 @@ check "test from 'last' and from the path agree" equal "$TEST1" "$TEST2"
 # ---- configs ----
 "$TRAINER" fit --config "$RUN/config.yaml" --trainer.max_epochs=1 --trainer.limit_train_batches=2 > "$WORK/refit.out" 2>&1
 check "fit runs from a saved config.yaml" equal "$?" 0
+"$TRAINER" fit --log-level warn --config "$RUN/config.yaml" --trainer.fast_dev_run=true > "$WORK/quiet.out" 2>&1
+check "--log-level after the subcommand works" equal "$?:$(grep -c 'info\]' "$WORK/quiet.out")" "0:0"
 "$TRAINER" fit --config "$CONFIGS/fashion_mnist_cnn.yaml" --print_config > "$WORK/printed.yaml"
 "$TRAINER" fit --config "$WORK/printed.yaml" --print_config > "$WORK/reprinted.yaml"
 check "print_config output reloads unchanged" cmp -s "$WORK/printed.yaml" "$WORK/reprinted.yaml"
