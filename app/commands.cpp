@@ -79,6 +79,8 @@ int run_stage_command(Stage stage, const ConfigOptions& options, const RunOption
       throw UsageError("trainer.num_nodes is " + std::to_string(loaded.settings.accelerator.num_nodes) +
                        "; start every node's processes with torchrun or srun (see scripts/launch_ddp.sh)");
     }
+    accelerator::check_accelerator_settings(loaded.settings.accelerator);
+    check_run_options(stage, run_options);
     return launch_local_workers(processes);
   }
   RunOptions options_with_overrides = run_options;

@@ -223,7 +223,8 @@ int launch_local_workers(int64_t processes, std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 
-  // A rank that stopped cleanly (a signal, max_time) is not a failure; blame only the others.
+  // A rank that stopped cleanly (SIGINT, SIGTERM, the requeue signal) is not a failure, so
+  // only the others can be blamed.
   auto failed = [](const Worker& worker) {
     return worker.exit_code != 0 && (worker.killed_by != 0 || !is_stop_code(worker.exit_code));
   };

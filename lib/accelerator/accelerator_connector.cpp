@@ -70,7 +70,26 @@ bool resolve_use_cuda(const config::AcceleratorSettings& settings, const config:
                     " to run on the CPU");
 }
 
+/// Throws UsageError when several devices are requested without strategy 'ddp'.
+void check_strategy(const config::AcceleratorSettings& settings, const config::DeviceRequest& devices) {
+  if (settings.strategy != "ddp" && devices.count > 1) {
+    throw UsageError("trainer.devices is " + settings.devices +
+                     " but strategy 'auto' trains on one device in one process; set --trainer.strategy=ddp or "
+                     "--trainer.devices=1");
+  }
+}
+
 }  // namespace
+
+void check_accelerator_settings(const config::AcceleratorSettings& settings) {
+  const config::DeviceRequest devices = config::parse_devices(settings.devices);
+  const bool use_cuda = resolve_use_cuda(settings, devices);
+  check_strategy(settings, devices);
+  if (use_cuda) {
+    for (int64_t local_rank = 0; local_rank < devices.count; ++local_rank) cuda_index(devices, settings.devices, local_rank);
+  }
+  resolve_precision(settings.precision, use_cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
+}
 
 int64_t requested_processes(const config::AcceleratorSettings& settings) {
   const config::DeviceRequest devices = config::parse_devices(settings.devices);
@@ -81,7 +100,7 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
     : precision_(settings.precision) {
   if (settings.deterministic) {
     // cuBLAS is deterministic only with a fixed workspace, which it reads from the
-    // environment when it starts; LibTorch raises at the first matrix product without it.
+    // environment when it starts. LibTorch raises at the first CUDA matrix product without it.
     // A value the user set is kept.
     ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
   }
@@ -92,11 +111,8 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
   if (settings.strategy == "ddp") {
     env = read_distributed_env();
     if (env && env->world_size <= 1) env.reset();
-  } else if (devices.count > 1) {
-    throw UsageError("trainer.devices is " + settings.devices +
-                     " but strategy 'auto' trains on one device in one process; set --trainer.strategy=ddp or "
-                     "--trainer.devices=1");
   }
+  check_strategy(settings, devices);
 
   if (use_cuda) {
     device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(

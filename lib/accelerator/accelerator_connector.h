@@ -91,6 +91,11 @@ class AcceleratorConnector {
 /// invalid devices value.
 int64_t requested_processes(const config::AcceleratorSettings& settings);
 
+/// Throws what the AcceleratorConnector constructor would for the device, strategy and
+/// precision settings, without taking a device or joining a process group. The ddp
+/// launcher calls it, so a bad setting is reported once instead of by every rank.
+void check_accelerator_settings(const config::AcceleratorSettings& settings);
+
 /// Seeds every random generator LibTorch has (CPU and, where present, CUDA).
 void seed_everything(uint64_t seed);
 

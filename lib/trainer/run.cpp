@@ -53,21 +53,25 @@ RunResult run_command(Stage stage, Trainer& trainer, const std::string& checkpoi
 
 }  // namespace
 
+void check_run_options(Stage stage, const RunOptions& options) {
+  if (stage != Stage::fit && options.ckpt_path.empty()) {
+    throw UsageError("--ckpt_path is required: name the checkpoint to evaluate, or 'last'");
+  }
+  if (options.predict_format != "csv" && options.predict_format != "npy") {
+    throw UsageError("--output_format must be 'csv' or 'npy', got '" + options.predict_format + "'");
+  }
+}
+
 RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunOptions& options) {
   const std::string config_yaml = config::settings_to_yaml(settings);
   const auto seed = static_cast<uint64_t>(settings.seed_everything);
   // fast_dev_run checks that everything runs; it leaves no run directory behind.
   if (settings.trainer.fast_dev_run.value > 0) settings.logger.write_files = false;
 
+  check_run_options(stage, options);
   std::string checkpoint;
-  if (stage != Stage::fit && options.ckpt_path.empty()) {
-    throw UsageError("--ckpt_path is required: name the checkpoint to evaluate, or 'last'");
-  }
   if (!options.ckpt_path.empty()) {
     checkpoint = resolve_checkpoint_path(options.ckpt_path, settings.logger.default_root_dir, settings.logger.run_name);
-  }
-  if (options.predict_format != "csv" && options.predict_format != "npy") {
-    throw UsageError("--output_format must be 'csv' or 'npy', got '" + options.predict_format + "'");
   }
 
   accelerator::AcceleratorConnector accelerator(settings.accelerator);

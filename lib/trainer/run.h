@@ -26,6 +26,10 @@ struct RunResult {
   logging::Metrics metrics;
 };
 
+/// Throws UsageError for command-line options that `stage` cannot use: a missing
+/// --ckpt_path outside fit, or an --output_format other than csv and npy.
+void check_run_options(Stage stage, const RunOptions& options);
+
 /// Builds the three connectors from their settings, then the Trainer, and runs `stage`.
 /// Everything that can fail on user input (device, data, model shape, checkpoint path)
 /// fails before the run directory is created. Once the run directory exists, results.json

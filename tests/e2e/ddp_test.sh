@@ -79,6 +79,17 @@ check "ddp predictions equal one process's, in sample order" same_predictions "$
 check "ddp fit with 1 validation sample exits 0" equal "$?" 0
 check "ddp fit with 1 validation sample logs val/acc" grep -q "result val/acc=" "$WORK/tiny_val.log"
 
+# ---- bad settings are reported once, before any rank starts ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=bad_precision --trainer.precision=16-mixed "${DDP[@]}" >/dev/null \
+  2>"$WORK/bad_precision.log"
+check "16-mixed on 2 CPU ranks exits 5" equal "$?" 5
+check "16-mixed on 2 CPU ranks starts no rank and prints one error" \
+  equal "$(grep -c launching "$WORK/bad_precision.log"):$(grep -c "needs a CUDA device" "$WORK/bad_precision.log")" "0:1"
+"$TRAINER" predict "${BASE[@]}" --trainer.run_name=bad_format --ckpt_path "$RUN/checkpoints/last.ckpt" \
+  --output_format parquet "${DDP[@]}" >/dev/null 2>"$WORK/bad_format.log"
+check "a bad --output_format on 2 ranks exits 2 with one error" \
+  equal "$?:$(grep -c "output_format must be" "$WORK/bad_format.log")" "2:1"
+
 # ---- splits smaller than the world: 3 ranks, one validation sample; no validation set ----
 "$TRAINER" fit "${BASE[@]}" --trainer.run_name=tiny_val3 --trainer.max_epochs=1 --trainer.limit_train_batches=5 \
   --data.init_args.val_size=1 --trainer.devices=3 --trainer.strategy=ddp >/dev/null 2>"$WORK/tiny_val3.log"
