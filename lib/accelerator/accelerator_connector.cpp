@@ -18,14 +18,21 @@
 namespace trainer::accelerator {
 namespace {
 
+/// Returns the listed device ids as "0,1" (the config stores a one-id list as "0,").
+std::string ids_text(const config::DeviceRequest& devices) {
+  std::string text;
+  for (const int64_t id : devices.ids) text += (text.empty() ? "" : ",") + std::to_string(id);
+  return text;
+}
+
 /// Returns the CUDA device index of the process with `local_rank`: its entry in the id
 /// list of trainer.devices, or the local rank itself when no ids are listed.
-int64_t cuda_index(const config::DeviceRequest& devices, const std::string& devices_text, int64_t local_rank) {
+int64_t cuda_index(const config::DeviceRequest& devices, int64_t local_rank) {
   int64_t index = local_rank;
   if (!devices.ids.empty()) {
     if (local_rank >= static_cast<int64_t>(devices.ids.size())) {
       throw DeviceError("local rank " + std::to_string(local_rank) + " has no device in trainer.devices '" +
-                        devices_text + "', which lists " + std::to_string(devices.ids.size()) +
+                        ids_text(devices) + "', which lists " + std::to_string(devices.ids.size()) +
                         " ids; start one process per listed device on each node");
     }
     index = devices.ids[static_cast<size_t>(local_rank)];
@@ -59,12 +66,12 @@ bool resolve_use_cuda(const config::AcceleratorSettings& settings, const config:
   if (devices.ids.empty() || use_cuda) return use_cuda;
 
   if (requested == "cpu") {
-    throw UsageError("trainer.devices lists the device ids '" + settings.devices +
+    throw UsageError("trainer.devices lists the device ids '" + ids_text(devices) +
                      "', which select CUDA devices, but trainer.accelerator is 'cpu'; give a number of processes "
                      "such as --trainer.devices=" + std::to_string(devices.count) +
                      ", or set --trainer.accelerator=cuda");
   }
-  throw DeviceError("trainer.devices lists the CUDA device ids '" + settings.devices +
+  throw DeviceError("trainer.devices lists the CUDA device ids '" + ids_text(devices) +
                     "', but LibTorch found no CUDA device, so trainer.accelerator 'auto' chose the CPU; give a "
                     "number of processes such as --trainer.devices=" + std::to_string(devices.count) +
                     " to run on the CPU");
@@ -86,7 +93,7 @@ void check_accelerator_settings(const config::AcceleratorSettings& settings) {
   const bool use_cuda = resolve_use_cuda(settings, devices);
   check_strategy(settings, devices);
   if (use_cuda) {
-    for (int64_t local_rank = 0; local_rank < devices.count; ++local_rank) cuda_index(devices, settings.devices, local_rank);
+    for (int64_t local_rank = 0; local_rank < devices.count; ++local_rank) cuda_index(devices, local_rank);
   }
   resolve_precision(settings.precision, use_cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
 }
@@ -116,7 +123,7 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
 
   if (use_cuda) {
     device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(
-                                          cuda_index(devices, settings.devices, env ? env->local_rank : 0)));
+                                          cuda_index(devices, env ? env->local_rank : 0)));
     // Kernels and NCCL communicators that do not name a device use the current one.
     c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(device_);
   }

@@ -412,10 +412,12 @@ void check_cross_fields(const ExperimentSettings& settings, const Node& merged, 
   if (!devices) {
     problems.push_back({origin_of_key(merged, "trainer.devices"), "trainer.devices", devices_problem});
   } else if (!devices->ids.empty() && accelerator.accelerator == "cpu") {
+    std::string ids;
+    for (const int64_t id : devices->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     problems.push_back({origin_of_key(merged, "trainer.devices"), "trainer.devices, trainer.accelerator",
-                        "device ids '" + accelerator.devices +
-                            "' select CUDA devices, but trainer.accelerator is 'cpu'; give a number of processes "
-                            "such as 2, or set trainer.accelerator to 'cuda'"});
+                        "device ids '" + ids + "' select CUDA devices, but trainer.accelerator is 'cpu'; give a "
+                            "number of processes such as " + std::to_string(devices->count) +
+                            ", or set trainer.accelerator to 'cuda'"});
   }
 
   const std::string& max_time = settings.trainer.max_time;

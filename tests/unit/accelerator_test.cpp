@@ -273,7 +273,7 @@ TEST_CASE("accelerator rejects device ids on the cpu") {
   settings.strategy = "ddp";
   settings.devices = "1,";
   CHECK_THROWS_WITH_AS(AcceleratorConnector{settings},
-                       "trainer.devices lists the device ids '1,', which select CUDA devices, but "
+                       "trainer.devices lists the device ids '1', which select CUDA devices, but "
                        "trainer.accelerator is 'cpu'; give a number of processes such as --trainer.devices=1, or set "
                        "--trainer.accelerator=cuda",
                        UsageError);

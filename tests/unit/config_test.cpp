@@ -362,8 +362,8 @@ TEST_CASE("device ids with accelerator cpu are rejected") {
         "exp.yaml:5:12: trainer.devices, trainer.accelerator: device ids '0,1' select CUDA devices, but "
         "trainer.accelerator is 'cpu'; give a number of processes such as 2, or set trainer.accelerator to 'cuda'");
   CHECK(load_error(std::string(kModel) + "trainer:\n  accelerator: cpu\n", {{"trainer.devices", "0,"}}) ==
-        "command line (--trainer.devices): trainer.devices, trainer.accelerator: device ids '0,' select CUDA "
-        "devices, but trainer.accelerator is 'cpu'; give a number of processes such as 2, or set "
+        "command line (--trainer.devices): trainer.devices, trainer.accelerator: device ids '0' select CUDA "
+        "devices, but trainer.accelerator is 'cpu'; give a number of processes such as 1, or set "
         "trainer.accelerator to 'cuda'");
 }
 
@@ -407,73 +407,6 @@ TEST_CASE("schema lists components by class_path") {
                     "\"bf16-true\"]") != std::string::npos);
   CHECK(schema.find("{\"if\": {\"properties\": {\"class_path\": {\"const\": \"cnn\"}}}") != std::string::npos);
   CHECK(json_string("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"");
-}
-
-TEST_CASE("devices parse counts and id lists") {
-  CHECK(parse_devices("auto").count == 1);
-  CHECK(parse_devices("auto").ids.empty());
-  CHECK(parse_devices("3").count == 3);
-  CHECK(parse_devices("3").ids.empty());
-  CHECK(parse_devices("0,1").ids == std::vector<int64_t>{0, 1});
-  CHECK(parse_devices("0,1").count == 2);
-  CHECK(parse_devices("2, 0").ids == std::vector<int64_t>{2, 0});
-  CHECK(parse_devices("1,").ids == std::vector<int64_t>{1});
-  CHECK(parse_devices("1,").count == 1);
-  const char* const accepted = "; give 'auto', a positive number of devices such as 2, or a list of device ids such "
-                               "as [0, 1] (0,1 on the command line)";
-  for (const char* invalid : {"0", "-1", "two", "", ",", "0,,1", ",1", "0,-1", "1.5"}) {
-    CAPTURE(invalid);
-    CHECK_THROWS_WITH_AS(parse_devices(invalid),
-                         ("trainer.devices: invalid value '" + std::string(invalid) + "'" + accepted).c_str(),
-                         UsageError);
-  }
-  CHECK_THROWS_WITH_AS(parse_devices("0,1,0"),
-                       "trainer.devices: device id 0 appears twice in '0,1,0'; list each device once", UsageError);
-}
-
-TEST_CASE("devices accept a YAML list or commas") {
-  TempDir dir;
-  const std::string cuda = std::string(kModel) + "trainer:\n  accelerator: cuda\n";
-  CHECK(load_text(dir, cuda + "  devices: [0, 1]\n").settings.accelerator.devices == "0,1");
-  CHECK(load_text(dir, cuda + "  devices: [3]\n").settings.accelerator.devices == "3,");
-  CHECK(load_text(dir, cuda + "  devices: 2\n").settings.accelerator.devices == "2");
-  CHECK(load_text(dir, cuda, {{"trainer.devices", "0,1"}}).settings.accelerator.devices == "0,1");
-  CHECK(load_text(dir, cuda, {{"trainer.devices", "[2, 3]"}}).settings.accelerator.devices == "2,3");
-  CHECK(load_text(dir, cuda, {{"trainer.devices", "1,"}}).settings.accelerator.devices == "1,");
-}
-
-TEST_CASE("device id lists survive a saved config") {
-  TempDir dir;
-  for (const char* list : {"[0, 1]", "[3]"}) {
-    CAPTURE(list);
-    LoadedConfig loaded =
-        load_text(dir, std::string(kModel) + "trainer:\n  accelerator: cuda\n  devices: " + list + "\n");
-    const std::string saved = settings_to_yaml(loaded.settings);
-    LoadedConfig reloaded = load_config({dir.write("saved.yaml", saved)}, {}, catalog);
-    CHECK(reloaded.settings.accelerator.devices == loaded.settings.accelerator.devices);
-  }
-}
-
-TEST_CASE("invalid devices are config problems") {
-  CHECK(load_error(std::string(kModel) + "trainer:\n  devices: two\n") ==
-        "exp.yaml:4:12: trainer.devices: invalid value 'two'; give 'auto', a positive number of devices such as 2, "
-        "or a list of device ids such as [0, 1] (0,1 on the command line)");
-  CHECK(load_error(std::string(kModel) + "trainer:\n  accelerator: cuda\n  devices: [1, 1]\n") ==
-        "exp.yaml:5:12: trainer.devices: device id 1 appears twice in '1,1'; list each device once");
-  CHECK(load_error(std::string(kModel) + "trainer:\n  devices: []\n") ==
-        "exp.yaml:4:12: trainer.devices: expected a value or a non-empty list, got an empty list");
-  CHECK(load_error(std::string(kModel) + "trainer:\n  devices: [[0]]\n") ==
-        "exp.yaml:4:13: trainer.devices: expected a list of plain values, got a list");
-}
-
-TEST_CASE("device ids with accelerator cpu are rejected") {
-  CHECK(load_error(std::string(kModel) + "trainer:\n  accelerator: cpu\n  devices: [0, 1]\n") ==
-        "exp.yaml:5:12: trainer.devices, trainer.accelerator: device ids '0,1' select CUDA devices, but "
-        "trainer.accelerator is 'cpu'; give a number of processes such as 2, or set trainer.accelerator to 'cuda'");
-  CHECK(load_error(std::string(kModel) + "trainer:\n  accelerator: cpu\n", {{"trainer.devices", "0,"}}) ==
-        "command line (--trainer.devices): trainer.devices, trainer.accelerator: device ids '0,' select CUDA "
-        "devices, but trainer.accelerator is 'cpu'; give a number of processes such as 2, or set "
-        "trainer.accelerator to 'cuda'");
 }
 
 }  // namespace
