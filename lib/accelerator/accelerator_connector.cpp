@@ -130,6 +130,7 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
   // Before joining the process group, so that an unsupported precision fails at once.
   policy_ = resolve_precision(settings.precision, device_.type());
 
+  bucket_cap_bytes_ = static_cast<int64_t>(settings.bucket_cap_mb * 1024 * 1024);
   if (env) {
     group_ = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(settings.process_group_timeout), device_);
     rank_ = env->rank;
@@ -161,6 +162,12 @@ void AcceleratorConnector::prepare(torch::nn::Module& module) const {
   for (at::Tensor tensor : module.buffers()) {
     if (tensor.is_floating_point() && tensor.scalar_type() != dtype()) tensor.set_data(tensor.to(dtype()));
   }
+}
+
+std::unique_ptr<GradientReducer> AcceleratorConnector::make_gradient_reducer(
+    const std::vector<at::Tensor>& parameters) const {
+  if (!group_) return nullptr;
+  return std::make_unique<GradientReducer>(*group_, parameters, bucket_cap_bytes_);
 }
 
 GradScaler AcceleratorConnector::make_grad_scaler() const {

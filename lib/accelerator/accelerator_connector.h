@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "accelerator/grad_scaler.h"
+#include "accelerator/gradient_reducer.h"
 #include "accelerator/precision.h"
 #include "config/settings.h"
 
@@ -50,6 +52,9 @@ class AcceleratorConnector {
   at::ScalarType autocast_dtype() const { return policy_.autocast_dtype; }
   /// Whether backward needs dynamic loss scaling, which is true for 16-mixed only.
   bool needs_grad_scaler() const { return policy_.grad_scaler; }
+  /// Returns the gradient reducer of a ddp run over `parameters`, with buckets of
+  /// trainer.bucket_cap_mb; null in a single-process run.
+  std::unique_ptr<GradientReducer> make_gradient_reducer(const std::vector<at::Tensor>& parameters) const;
   /// Returns a GradScaler with the default options, enabled when needs_grad_scaler().
   /// A disabled one is a no-op, so the Trainer may use it for every precision.
   GradScaler make_grad_scaler() const;
@@ -84,6 +89,7 @@ class AcceleratorConnector {
   int64_t rank_ = 0;
   int64_t world_size_ = 1;
   std::unique_ptr<ProcessGroup> group_;
+  int64_t bucket_cap_bytes_ = 0;
 };
 
 /// Returns the number of processes `settings` ask for on this machine: the devices count

@@ -195,6 +195,33 @@ void ProcessGroup::all_reduce(at::Tensor& tensor, logging::Reduction reduction) 
   if (!tensors[0].is_same(tensor)) tensor.copy_(tensors[0]);
 }
 
+namespace {
+
+class PendingWork : public ProcessGroup::Pending {
+ public:
+  PendingWork(c10::intrusive_ptr<c10d::Work> work, at::Tensor staged, at::Tensor tensor)
+      : work_(std::move(work)), staged_(std::move(staged)), tensor_(std::move(tensor)) {}
+  void wait() override {
+    work_->wait();
+    if (!staged_.is_same(tensor_)) tensor_.copy_(staged_);
+  }
+
+ private:
+  c10::intrusive_ptr<c10d::Work> work_;
+  at::Tensor staged_;  ///< what the backend reduces: `tensor_` itself, or a copy on its device or dtype
+  at::Tensor tensor_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProcessGroup::Pending> ProcessGroup::all_reduce_sum_async(const at::Tensor& tensor) {
+  std::vector<at::Tensor> tensors{impl_->on_backend_device(tensor)};
+  c10d::AllreduceOptions options;
+  options.reduceOp = c10d::ReduceOp::SUM;
+  c10::intrusive_ptr<c10d::Work> work = impl_->group->allreduce(tensors, options);
+  return std::make_unique<PendingWork>(std::move(work), tensors[0], tensor);
+}
+
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors) {
   for (at::Tensor& tensor : tensors) {
     std::vector<at::Tensor> one{impl_->on_backend_device(tensor)};

@@ -56,6 +56,16 @@ class ProcessGroup {
 
   /// Combines `tensor` across every rank in place (sum, max or min; mean is rejected).
   void all_reduce(at::Tensor& tensor, logging::Reduction reduction);
+
+  /// A collective started by all_reduce_sum_async; the tensor holds the result after wait().
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual void wait() = 0;
+  };
+  /// Starts summing `tensor` across every rank in place and returns at once, so that the
+  /// caller can go on computing. `tensor` must stay alive and unchanged until wait().
+  std::unique_ptr<Pending> all_reduce_sum_async(const at::Tensor& tensor);
   /// Overwrites `tensors` on every rank with rank 0's values.
   void broadcast(std::vector<at::Tensor>& tensors);
   /// Returns rank 0's `text` on every rank.

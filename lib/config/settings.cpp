@@ -132,6 +132,10 @@ void AcceleratorSettings::visit(FieldVisitor& v) {
           {"Machines in a ddp run; each runs devices processes, started by torchrun or SLURM when above 1.", {}, 1});
   v.field("process_group_timeout", process_group_timeout,
           {"Seconds a ddp rendezvous or collective waits for the other processes before failing.", {}, 1});
+  v.field("bucket_cap_mb", bucket_cap_mb,
+          {"Megabytes of gradients per ddp all-reduce. A bucket starts as soon as backward has produced all "
+           "its gradients, so smaller buckets overlap more with backward but cost more calls.",
+           {}, 0.0});
   v.field("precision", precision,
           {"Numeric precision of training: '32' (or '32-true') and '64' (or '64-true') keep every tensor in float32 "
            "or float64; 'bf16-mixed' runs the forward pass under bfloat16 autocast; '16-mixed' runs it under "

@@ -44,6 +44,7 @@ struct AcceleratorSettings {
   std::string strategy = "auto";  ///< "auto" (one process) or "ddp"
   int64_t num_nodes = 1;
   int64_t process_group_timeout = 60;  ///< seconds a collective or the rendezvous may wait
+  double bucket_cap_mb = 25.0;         ///< ddp gradient bucket size, as torch DDP's bucket_cap_mb
   std::string precision = "32";
   int64_t num_threads = 0;
   bool deterministic = false;

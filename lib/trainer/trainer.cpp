@@ -112,6 +112,7 @@ Trainer::Trainer(const config::TrainerSettings& settings, const config::ModelSet
     callbacks_.push_back(entry->build(*component.args));
     has_checkpoint_callback_ = has_checkpoint_callback_ || component.class_path == "model_checkpoint";
   }
+  gradient_reducer_ = accelerator_.make_gradient_reducer(model_->parameters());
   scaler_ = std::make_unique<accelerator::GradScaler>(accelerator_.make_grad_scaler());
   // Test hook for loss scaling, which only '16-mixed' on CUDA enables:
   // TRAINER_TEST_GRAD_SCALER="INIT_SCALE[,GROWTH_INTERVAL]" turns it on at any precision.
@@ -320,6 +321,8 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
   bool finite = true;
   for (int64_t index = begin; index < end; ++index) {
     const data::Batch batch = to_device(loader.batch(index));
+    // In a ddp run the window's last backward all-reduces the gradients as they arrive.
+    if (gradient_reducer_ && index == end - 1) gradient_reducer_->arm();
     models::StepOutput output = run_step(batch, /*with_metrics=*/false, "training", index);
     // NOTE: reading the loss every batch synchronises a CUDA device; on CPU it is free.
     const double loss_value = output.loss.item<double>();
@@ -344,6 +347,9 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
     samples += batch.size();
     fit_samples_ += batch.size();
   }
+  // Before any other collective: every rank starts its buckets in the same order, also
+  // a rank that skipped the last backward.
+  if (gradient_reducer_) gradient_reducer_->finish();
   if (accelerator_.process_group() != nullptr) {
     // Every rank skips the step when any rank saw a non-finite loss, so the ranks keep
     // taking the same steps and meet in the same collectives.
@@ -355,7 +361,6 @@ bool Trainer::train_window(data::Loader& loader, int64_t begin, int64_t end, dou
     optimizer_->zero_grad();
     return false;
   }
-  average_gradients();
   // After the all-reduce every rank has the same gradients, so all agree on an overflow.
   if (scaler_->unscale_and_find_inf(model_->parameters())) {
     // The step counts, as in torch.cuda.amp: only the update is skipped, and the scale falls.
@@ -433,36 +438,6 @@ void Trainer::broadcast_model_state() {
   std::vector<at::Tensor> tensors = model_->parameters();
   for (const at::Tensor& buffer : model_->buffers()) tensors.push_back(buffer);
   group->broadcast(tensors);
-}
-
-void Trainer::average_gradients() {
-  accelerator::ProcessGroup* group = accelerator_.process_group();
-  if (group == nullptr) return;
-  torch::NoGradGuard no_grad;
-  // One flat bucket per dtype: a few large all-reduces cost far less than one per tensor.
-  std::map<at::ScalarType, std::vector<at::Tensor>> buckets;
-  for (at::Tensor& parameter : model_->parameters()) {
-    if (!parameter.requires_grad()) continue;
-    // A parameter without a gradient on this rank still takes part, as zeros, because
-    // every rank must contribute tensors of the same sizes.
-    if (!parameter.grad().defined()) parameter.mutable_grad() = at::zeros_like(parameter);
-    buckets[parameter.grad().scalar_type()].push_back(parameter.grad());
-  }
-  const double world_size = static_cast<double>(accelerator_.world_size());
-  for (auto& [dtype, gradients] : buckets) {
-    std::vector<at::Tensor> flat;
-    flat.reserve(gradients.size());
-    for (const at::Tensor& gradient : gradients) flat.push_back(gradient.reshape({-1}));
-    at::Tensor bucket = at::cat(flat);
-    group->all_reduce(bucket, logging::Reduction::sum);
-    bucket.div_(world_size);
-    int64_t offset = 0;
-    for (at::Tensor& gradient : gradients) {
-      const int64_t count = gradient.numel();
-      gradient.copy_(bucket.slice(0, offset, offset + count).view_as(gradient));
-      offset += count;
-    }
-  }
 }
 
 void Trainer::synchronize_stop() {

@@ -19,6 +19,7 @@ class Optimizer;
 namespace trainer {
 namespace accelerator {
 class AcceleratorConnector;
+class GradientReducer;
 class GradScaler;
 }
 namespace data {
@@ -103,9 +104,6 @@ class Trainer {
   int64_t max_over_ranks(int64_t value) const;
   /// In a ddp run, overwrites the parameters and buffers with rank 0's.
   void broadcast_model_state();
-  /// In a ddp run, all-reduces (sums) the gradients in one flat bucket per dtype and
-  /// divides them by the world size, so every rank steps with the mean gradient.
-  void average_gradients();
   /// Combines every rank's stop request and signal (max) in a ddp run, so all ranks stop
   /// after the same optimizer step with the same exit code. Does nothing in one process.
   void synchronize_stop();
@@ -139,6 +137,8 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LrScheduler> scheduler_;
   std::vector<std::unique_ptr<callbacks::Callback>> callbacks_;
+  /// Averages gradients over the ranks of a ddp run; null in one process.
+  std::unique_ptr<accelerator::GradientReducer> gradient_reducer_;
   /// Loss scaling of '16-mixed'; a disabled scaler, which changes nothing, otherwise.
   std::unique_ptr<accelerator::GradScaler> scaler_;
   bool has_checkpoint_callback_ = false;

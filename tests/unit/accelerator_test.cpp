@@ -322,6 +322,40 @@ TEST_CASE("process group of one rank on the cpu") {
   CHECK(at::equal(gathered[0], rows));
 }
 
+TEST_CASE("gradient reducer starts buckets during backward") {
+  const DistributedEnv env{0, 1, 0, "127.0.0.1", 0, "test"};
+  ProcessGroup group(env, std::chrono::seconds(10));
+  torch::manual_seed(0);
+  torch::nn::Sequential model(torch::nn::Linear(4, 8), torch::nn::ReLU(), torch::nn::Linear(8, 3));
+  torch::nn::Linear unused(2, 2);  // in no graph: its gradient never arrives
+  std::vector<at::Tensor> parameters = model->parameters();
+  for (const at::Tensor& parameter : unused->parameters()) parameters.push_back(parameter);
+  // A cap of 1 byte gives each parameter its own bucket.
+  GradientReducer reducer(group, parameters, 1);
+  REQUIRE(reducer.num_buckets() == 6);
+
+  const at::Tensor inputs = at::randn({5, 4});
+  model->forward(inputs).square().sum().backward();  // not armed: accumulates only
+  reducer.arm();
+  model->forward(inputs).square().sum().backward();
+  // The unused parameters come first in the bucket order (last parameter first), so
+  // nothing can start before finish() fills them.
+  CHECK(reducer.started_buckets() == 0);
+  std::vector<at::Tensor> expected;
+  for (const at::Tensor& parameter : model->parameters()) expected.push_back(parameter.grad().clone());
+  reducer.finish();
+  // One rank: the mean is the accumulated gradient of both passes itself.
+  for (size_t i = 0; i < expected.size(); ++i) CHECK(at::allclose(model->parameters()[i].grad(), expected[i]));
+  for (const at::Tensor& parameter : unused->parameters()) CHECK(at::equal(parameter.grad(), at::zeros_like(parameter)));
+
+  // Without the unused layer every bucket starts during backward.
+  GradientReducer used_only(group, model->parameters(), 1);
+  used_only.arm();
+  model->forward(inputs).square().sum().backward();
+  CHECK(used_only.started_buckets() == 4);
+  used_only.finish();
+}
+
 TEST_CASE("ddp on cuda without nccl is a device error") {
   if (nccl_available()) {
     MESSAGE("skipped: this build has NCCL");
