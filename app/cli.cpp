@@ -93,13 +93,13 @@ int main_entry(int argc, char** argv) {
   app.add_option("--log-level", log_level,
                  "Console verbosity: trace, debug, info, warn, error, off (default: $TRAINER_LOG_LEVEL or info)");
 
-  // Also accepted after the subcommand name, where users tend to put it.
-  auto add_log_level = [&log_level](CLI::App* command) {
-    command->add_option("--log-level", log_level, "Console verbosity, as before the subcommand");
-  };
-
   const char* env_requeue = std::getenv("TRAINER_REQUEUE_SIGNAL");
   std::string requeue_signal = env_requeue != nullptr ? env_requeue : "SIGUSR1";
+  // The global options are also accepted after the subcommand name, where users tend to put them.
+  auto add_global_options = [&log_level, &requeue_signal](CLI::App* command) {
+    command->add_option("--log-level", log_level, "Console verbosity, as before the subcommand");
+    command->add_option("--requeue-signal", requeue_signal, "Requeue signal, as before the subcommand");
+  };
   app.add_option("--requeue-signal", requeue_signal,
                  "Signal that saves and exits with code 75 so a scheduler can requeue the job: SIGUSR1, SIGUSR2, "
                  "SIGHUP, a number or none (default: $TRAINER_REQUEUE_SIGNAL or SIGUSR1)");
@@ -126,7 +126,7 @@ int main_entry(int argc, char** argv) {
   for (const StageCommand& spec : stage_commands) {
     CLI::App* command = app.add_subcommand(spec.name, spec.help);
     add_config_options(command, options);
-    add_log_level(command);
+    add_global_options(command);
     if (spec.stage == trainer::Stage::fit) {
       command->add_option("--ckpt_path", run_options.ckpt_path,
                           "Resume from this checkpoint, or 'last' for the newest of this run_name");
@@ -154,7 +154,7 @@ int main_entry(int argc, char** argv) {
 
   CLI::App* print_command = app.add_subcommand("print-config", "Print the resolved config, every default filled in.");
   add_config_options(print_command, options);
-  add_log_level(print_command);
+  add_global_options(print_command);
   print_command->callback([&] {
     options.extras = print_command->remaining();
     selected = [&] { return trainer::app::print_config_command(options); };
@@ -163,7 +163,7 @@ int main_entry(int argc, char** argv) {
   CLI::App* explain = app.add_subcommand("explain", "Print a key's final value and every source that set it.");
   explain->add_option("key", key, "Dotted config key, e.g. trainer.max_epochs")->required();
   add_config_options(explain, options);
-  add_log_level(explain);
+  add_global_options(explain);
   explain->callback([&] {
     options.extras = explain->remaining();
     selected = [&] { return trainer::app::explain_command(options, key); };
@@ -185,7 +185,7 @@ int main_entry(int argc, char** argv) {
   export_cli->add_option("--output", export_options.output,
                              "File to write; default: state_dict.pt or model.pt next to the checkpoint");
   add_config_options(export_cli, options);
-  add_log_level(export_cli);
+  add_global_options(export_cli);
   export_cli->footer(
       "The model is rebuilt from --config, or without it from the config saved in the checkpoint.\n"
       "Overrides: any config key as --section.key=value, for example --data.init_args.root=DIR");
@@ -195,6 +195,7 @@ int main_entry(int argc, char** argv) {
   });
 
   CLI::App* schema = app.add_subcommand("schema", "Print a JSON Schema of the config for editors.");
+  add_global_options(schema);
   schema->callback([&] { selected = [] { return trainer::app::schema_command(); }; });
 
   try {

@@ -85,12 +85,21 @@ int run_stage_command(Stage stage, const ConfigOptions& options, const RunOption
   }
   RunOptions options_with_overrides = run_options;
   options_with_overrides.overrides = options.extras;
-  const RunResult result = run_stage(stage, loaded.settings, options_with_overrides);
+  // The last line on stdout is the run directory, so scripts can capture it, also from a
+  // run that stopped or failed after creating it. The metrics come first, on stderr.
+  std::string run_dir;
+  options_with_overrides.on_finished = [&run_dir](const std::string& dir) { run_dir = dir; };
+  RunResult result;
+  try {
+    result = run_stage(stage, loaded.settings, options_with_overrides);
+  } catch (const std::exception&) {
+    if (!run_dir.empty()) std::cout << run_dir << std::endl;
+    throw;
+  }
   for (const auto& [name, value] : result.metrics) {
     spdlog::info("result {}={}", name, logging::format_metric(value));
   }
-  // The last line on stdout is the run directory, so scripts can capture it.
-  if (!result.run_dir.empty()) std::cout << result.run_dir << std::endl;
+  if (!run_dir.empty()) std::cout << run_dir << std::endl;
   // A stop signal that arrived after the last point the run polls it still ends the
   // command with that signal's code, so schedulers see why the process ended.
   if (const int signal = received_stop_signal()) {
@@ -148,6 +157,11 @@ int export_command(const ConfigOptions& options, const ExportOptions& export_opt
   if (output.empty()) {
     const std::filesystem::path folder = std::filesystem::path(loaded.ckpt_path).parent_path();
     output = (folder / (torchscript ? "model.pt" : "state_dict.pt")).string();
+  }
+  std::error_code same_error;
+  if (std::filesystem::equivalent(output, loaded.ckpt_path, same_error)) {
+    throw UsageError("--output '" + output + "' is the checkpoint being exported; writing there would replace it, "
+                     "so choose another file");
   }
   if (torchscript) {
     try {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -171,12 +172,17 @@ int launch_local_workers(int64_t processes, std::chrono::milliseconds grace) {
   std::vector<Worker> workers;
   for (int64_t rank = 0; rank < processes; ++rank) {
     const std::string error_file = error_dir + "/rank_" + std::to_string(rank) + ".error";
+    const pid_t launcher = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) {
       signal_running(workers, SIGKILL);
       throw DeviceError("cannot start ddp rank " + std::to_string(rank) + ": fork failed: " + std::strerror(errno));
     }
     if (pid == 0) {
+      // A rank gets SIGTERM when the launcher dies (killed by the OOM killer, say), so it
+      // saves and stops instead of training on alone. The launcher may have died already.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) ::_exit(143);
       ::setenv("RANK", std::to_string(rank).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(processes).c_str(), 1);

@@ -122,18 +122,37 @@ metric_value() {  # metric_value FILE: the sort metric, best value if logged, el
   done
 }
 
+# A signal to this script (a scheduler's SIGTERM, timeout, kill -INT) reaches the runs
+# too: each saves and stops, and running the sweep again starts them over.
+stop_runs() {
+  trap - INT TERM
+  local pids
+  pids=$(jobs -rp)
+  [[ -n $pids ]] && kill -"$1" $pids 2> /dev/null
+  wait
+  exit "$2"
+}
+trap 'stop_runs INT 130' INT
+trap 'stop_runs TERM 143' TERM
+
+# What a run was started with: the config files' contents, then every argument. A completed
+# run is reused only when this matches, so a changed config or extra argument runs again.
+config_digest=$(cat "${configs[@]}" | cksum)
 echo "sweep: ${#combinations[@]} runs in $sweep_dir, $parallel at a time"
 for combination in "${combinations[@]}"; do
   id=$(run_id "$combination")
   run_dir=$sweep_dir/version_$id
-  if [[ $(results_field "$run_dir/results.json" status) == completed ]]; then
+  IFS=$'\t' read -r -a overrides <<< "$combination"
+  started_with="$config_digest $(printf '%q ' "${overrides[@]}" "${extra[@]}")"
+  if [[ $(results_field "$run_dir/results.json" status) == completed &&
+        $(cat "$sweep_dir/logs/$id.args" 2> /dev/null) == "$started_with" ]]; then
     echo "skip $id (completed)"
     continue
   fi
   rm -rf "$run_dir"  # a failed or interrupted attempt starts over
   while [[ $(jobs -rp | wc -l) -ge $parallel ]]; do wait -n || true; done
-  IFS=$'\t' read -r -a overrides <<< "$combination"
   echo "run  $id ${overrides[*]}"
+  printf '%s' "$started_with" > "$sweep_dir/logs/$id.args"
   "$trainer" fit "${config_args[@]}" --trainer.default_root_dir="$root" --run_name "$name" --version "$id" \
     "${overrides[@]}" "${extra[@]}" > "$sweep_dir/logs/$id.log" 2>&1 &
 done

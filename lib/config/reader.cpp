@@ -420,6 +420,20 @@ void check_cross_fields(const ExperimentSettings& settings, const Node& merged, 
                             ", or set trainer.accelerator to 'cuda'"});
   }
 
+  // Both name one folder level under default_root_dir; a '/' or '..' would write elsewhere.
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"trainer.run_name", settings.logger.run_name},
+                                   {"trainer.version", settings.logger.version}}) {
+    if (value.find('/') != std::string::npos || value == "." || value == "..") {
+      problems.push_back({origin_of_key(merged, key), key,
+                          "invalid name '" + value + "': it names one folder, so it cannot contain '/' or be '.' "
+                          "or '..'; set trainer.default_root_dir to choose where runs go"});
+    }
+  }
+  if (settings.logger.run_name.empty()) {
+    problems.push_back({origin_of_key(merged, "trainer.run_name"), "trainer.run_name",
+                        "is empty; give the run folder a name"});
+  }
+
   const std::string& max_time = settings.trainer.max_time;
   if (!max_time.empty() && !parse_duration_seconds(max_time)) {
     problems.push_back({origin_of_key(merged, "trainer.max_time"), "trainer.max_time",

@@ -32,11 +32,20 @@ class SchemaWriter : public FieldVisitor {
     add(key, "{\"type\": \"number\", \"default\": " + json_number(value) + bounds(doc) + describe(doc) + "}");
   }
   void field(std::string_view key, std::string& value, const FieldDoc& doc) override {
-    std::string text = "{\"type\": \"string\", \"default\": " + json_string(value);
+    // A YAML scalar such as 32 reads as a number to a schema validator but as the text
+    // "32" to the config reader, so numbers are valid wherever strings are.
+    std::string text = doc.list_as_text
+                           ? "{\"type\": [\"string\", \"number\", \"array\"], \"items\": {\"type\": \"integer\"}"
+                           : "{\"type\": [\"string\", \"number\"]";
+    text += ", \"default\": " + json_string(value);
     if (!doc.choices.empty()) {
-      text += ", \"enum\": [";
-      for (size_t i = 0; i < doc.choices.size(); ++i) text += (i ? ", " : "") + json_string(doc.choices[i]);
-      text += "]";
+      std::string choices;
+      for (const std::string& choice : doc.choices) {
+        choices += (choices.empty() ? "" : ", ") + json_string(choice);
+        const bool integer = !choice.empty() && choice.find_first_not_of("0123456789") == std::string::npos;
+        if (integer) choices += ", " + choice;
+      }
+      text += ", \"enum\": [" + choices + "]";
     }
     add(key, text + describe(doc) + "}");
   }

@@ -100,6 +100,10 @@ Loader& Loader::operator=(Loader&&) noexcept = default;
 
 int64_t Loader::num_samples() const { return source_->sampler.size(); }
 
+int64_t Loader::dataset_size() const { return source_->data.size(); }
+
+int64_t Loader::batch_size() const { return source_->options.batch_size; }
+
 int64_t Loader::num_batches() const { return source_->options.batch_size > 0 ? source_->num_batches() : 0; }
 
 void Loader::set_epoch(int64_t epoch) {

@@ -48,6 +48,9 @@ class Loader {
 
   /// Samples this rank reads per epoch (before drop_last).
   int64_t num_samples() const;
+  /// Samples in the whole dataset, across every rank's shard.
+  int64_t dataset_size() const;
+  int64_t batch_size() const;
   int64_t num_batches() const;
   /// Draws the order of `epoch`; call before reading batches of that epoch.
   void set_epoch(int64_t epoch);

@@ -125,6 +125,7 @@ RunResult run_stage(Stage stage, config::ExperimentSettings settings, const RunO
     } catch (const std::exception& write_error) {
       spdlog::error("cannot write results.json: {}", write_error.what());
     }
+    if (options.on_finished) options.on_finished(logger.run_dir());
   };
 
   RunResult result;

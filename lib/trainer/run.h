@@ -1,6 +1,7 @@
 #pragma once
 /// One CLI command from loaded settings to a finished run directory.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct RunOptions {
   bool ignore_config_changes = false;  ///< fit: resume even when the model or data config changed
   std::string predict_format = "csv";  ///< predict: "csv" or "npy"
   std::vector<std::string> overrides;  ///< the command-line overrides, recorded in results.json
+  /// Called with the run directory once results.json is written, also when the run then
+  /// throws (stopped, failed), so a caller can always report where the run went.
+  std::function<void(const std::string&)> on_finished;
 };
 
 struct RunResult {

@@ -160,6 +160,15 @@ Trainer::Plan Trainer::plan_fit() const {
     plan.write_checkpoints = false;
     plan.sanity_check = false;
   }
+  if (train.num_batches() == 0 && accelerator_.world_size() > 1) {
+    const int64_t share = train.num_samples();
+    throw UsageError("no training batches: the training set's " + std::to_string(train.dataset_size()) +
+                     " samples give each of the " + std::to_string(accelerator_.world_size()) + " ranks " +
+                     std::to_string(share) + ", fewer than one batch of " + std::to_string(train.batch_size()) +
+                     (share == 0 ? "; use at most " + std::to_string(train.dataset_size()) + " devices"
+                                 : "; lower data.init_args.batch_size to at most " + std::to_string(share) +
+                                       ", set data.init_args.drop_last to false, or use fewer devices"));
+  }
   if (train.num_batches() == 0) {
     const std::string samples = std::to_string(train.num_samples());
     throw UsageError("no training batches: the training set's " + samples +

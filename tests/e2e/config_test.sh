@@ -53,6 +53,11 @@ PY
   done
   "$TRAINER" print-config --config "$CNN" > "$WORK/resolved.yaml"
   check "schema accepts a resolved config" validate "$WORK/resolved.yaml"
+  # Unquoted numbers and a list of device ids, which the reader accepts as their text.
+  printf 'trainer:\n  devices: [0, 1]\n  precision: 32\n  version: 3\n' > "$WORK/numbers.yaml"
+  check "schema accepts numbers and id lists in text fields" validate "$WORK/numbers.yaml"
+  "$TRAINER" print-config --config "$CNN" --config "$WORK/numbers.yaml" --trainer.accelerator=cuda > /dev/null 2>&1
+  check "the reader accepts the same values" equal "$?" 0
   printf 'model:\n  class_path: cnn\n  init_args:\n    chanels: [8]\n' > "$WORK/bad.yaml"
   rejects() { ! validate "$1" 2> /dev/null; }
   check "schema rejects an unknown init_args key" rejects "$WORK/bad.yaml"

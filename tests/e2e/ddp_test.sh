@@ -198,6 +198,23 @@ check "SIGKILL to rank 1 ends the ddp run with 137" equal "$?" 137
 check "the launcher blames the killed rank" grep -q "rank 1 failed first (exit code 137): killed by signal 9" \
   "$WORK/kill_one.log"
 
+# ---- SIGKILL to the launcher: the ranks get SIGTERM from the kernel and stop ----
+"$TRAINER" fit "${BASE[@]}" --trainer.run_name=kill_launcher --trainer.max_epochs=50 "${DDP[@]}" >/dev/null \
+  2>"$WORK/kill_launcher.log" &
+launcher=$!
+for _ in $(seq 100); do grep -q "epoch=0 step=" "$WORK/kill_launcher.log" && break; sleep 0.1; done
+ranks=$(pgrep -P "$launcher" | tr '\n' ' ')
+kill -KILL "$launcher"
+wait "$launcher" 2>/dev/null
+for _ in $(seq 100); do
+  alive=0
+  for pid in $ranks; do kill -0 "$pid" 2>/dev/null && alive=1; done
+  [[ $alive == 0 ]] && break
+  sleep 0.1
+done
+check "ranks stop within 10 s of the launcher's death" equal "$alive" 0
+check "the orphaned ranks save a checkpoint" test -f "$WORK/runs/kill_launcher/version_0/checkpoints/last.ckpt"
+
 # ---- bf16-mixed on the CPU: the training loss falls ----
 "$TRAINER" fit "${BASE[@]}" --trainer.run_name=bf16 --trainer.precision=bf16-mixed >/dev/null 2>"$WORK/bf16.log"
 check "bf16-mixed fit exits 0" equal "$?" 0

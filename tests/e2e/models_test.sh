@@ -120,6 +120,11 @@ assert not torch.allclose(untrained, cpp, atol=1e-2), "the export holds the untr
 MLP_RUN=$(tail -n 1 "$WORK/mlp.out")
 "$TRAINER" export --ckpt_path "$MLP_RUN/checkpoints/last.ckpt" > /dev/null 2>&1
 check "export of a built-in model defaults to state_dict.pt" test -s "$MLP_RUN/checkpoints/state_dict.pt"
+before=$(cksum < "$MLP_RUN/checkpoints/last.ckpt")
+"$TRAINER" export --ckpt_path "$MLP_RUN/checkpoints/last.ckpt" --output "$MLP_RUN/checkpoints/../checkpoints/last.ckpt" \
+  > /dev/null 2>&1
+check "export onto its own checkpoint exits 2" equal "$?" 2
+check "export onto its own checkpoint leaves it unchanged" equal "$(cksum < "$MLP_RUN/checkpoints/last.ckpt")" "$before"
 "$FORWARD" "$MLP_RUN/checkpoints/last.ckpt" float32 "$WORK/x.f32" "$WORK/cpp_mlp.f32" 4 1 28 28 > /dev/null
 python_check "python mlp with the exported state_dict matches C++" '
 import sys

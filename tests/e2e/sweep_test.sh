@@ -53,8 +53,11 @@ check "results.json parses as JSON" /usr/bin/python3 -m json.tool "$RESULTS" /de
 
 # ---- results.json of a diverged and a failed run ----
 "$TRAINER" fit --config "$ROOT/configs/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" \
-  --run_name bad --version diverged --trainer.limit_train_batches=5 --optimizer.init_args.lr=1e30 > /dev/null 2>&1
+  --run_name bad --version diverged --trainer.limit_train_batches=5 --optimizer.init_args.lr=1e30 \
+  > "$WORK/diverged.out" 2> /dev/null
 check "a diverged run exits 6" equal "$?" 6
+check "a diverged run prints its run directory last on stdout" equal "$(tail -n 1 "$WORK/diverged.out")" \
+  "$WORK/runs/bad/version_diverged"
 check "results.json: diverged" equal "$(field "$WORK/runs/bad/version_diverged/results.json" status)" diverged
 "$TRAINER" fit --config "$ROOT/configs/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" \
   --run_name bad --version diverged > /dev/null 2> "$WORK/exists.err"
@@ -84,5 +87,21 @@ wait "$fit_pid"
 check "SIGTERM ends the run with exit code 143" equal "$?" 143
 check "results.json: interrupted" equal "$(field "$WORK/runs/bad/version_interrupted/results.json" status)" \
   interrupted
+
+# ---- a changed extra argument runs every combination again ----
+CHANGED=("${SWEEP[@]}")
+CHANGED[${#CHANGED[@]}-1]=--data.init_args.val_size=256
+"${CHANGED[@]}" --trainer.limit_val_batches=2 > "$WORK/third.out" 2>&1
+check "a sweep with other arguments reuses no run" equal "$(grep -c '^skip ' "$WORK/third.out"):$(grep -c '^run  ' "$WORK/third.out")" "0:4"
+
+# ---- SIGTERM to the script alone reaches its runs ----
+"${SWEEP[@]}" --trainer.max_epochs=50 --trainer.limit_train_batches=400 > "$WORK/fourth.out" 2>&1 &
+sweep_pid=$!
+for _ in $(seq 300); do [[ $(grep -c '^run  ' "$WORK/fourth.out") -ge 1 ]] && break; sleep 0.1; done
+sleep 1
+kill -TERM "$sweep_pid"
+wait "$sweep_pid"
+check "SIGTERM to the sweep exits 143" equal "$?" 143
+check "SIGTERM to the sweep leaves no run behind" test -z "$(pgrep -f -- "--run_name grid --version" || true)"
 
 finish

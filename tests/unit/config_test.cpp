@@ -403,8 +403,10 @@ TEST_CASE("schema lists components by class_path") {
   CHECK(schema.rfind("{\"$schema\": \"http://json-schema.org/draft-07/schema#\"", 0) == 0);
   CHECK(schema.find("\"max_epochs\": {\"type\": \"integer\", \"default\": 10, \"minimum\": -1.0") !=
         std::string::npos);
-  CHECK(schema.find("\"enum\": [\"32\", \"32-true\", \"64\", \"64-true\", \"bf16-mixed\", \"16-mixed\", "
+  CHECK(schema.find("\"enum\": [\"32\", 32, \"32-true\", \"64\", 64, \"64-true\", \"bf16-mixed\", \"16-mixed\", "
                     "\"bf16-true\"]") != std::string::npos);
+  CHECK(schema.find("\"devices\": {\"type\": [\"string\", \"number\", \"array\"], \"items\": {\"type\": \"integer\"}") !=
+        std::string::npos);
   CHECK(schema.find("{\"if\": {\"properties\": {\"class_path\": {\"const\": \"cnn\"}}}") != std::string::npos);
   CHECK(json_string("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"");
 }
