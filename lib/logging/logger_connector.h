@@ -75,6 +75,11 @@ class LoggerConnector {
   void accumulate(const std::string& name, const at::Tensor& weighted_sum, int64_t weight) {
     accumulator_.add(name, weighted_sum, weight, /*sync=*/true);
   }
+  /// Returns the accumulated values of the metrics of `stage` for a checkpoint taken
+  /// inside an epoch (see MetricAccumulator::state).
+  std::map<std::string, double> epoch_state(const std::string& stage) const { return accumulator_.state(stage + "/"); }
+  /// Restores epoch_state(), so a resumed epoch's metrics cover the batches before the resume too.
+  void load_epoch_state(const std::map<std::string, double>& state) { accumulator_.load_state(state); }
   /// Returns the epoch values accumulated so far of the metrics of `stage` ("train" for
   /// train/...) and starts those over; other stages' values are kept.
   Metrics reduce(const std::string& stage);

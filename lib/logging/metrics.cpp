@@ -58,6 +58,37 @@ void MetricAccumulator::update(const std::string& name, const at::Tensor& value,
   entry->sync = entry->sync || sync;
 }
 
+std::map<std::string, double> MetricAccumulator::state(const std::string& prefix) const {
+  std::map<std::string, double> state;
+  for (const Entry& entry : entries_) {
+    if (entry.name.rfind(prefix, 0) != 0) continue;
+    state[entry.name + "/sum"] = entry.sum.item<double>();
+    state[entry.name + "/weight"] = static_cast<double>(entry.weight);
+    state[entry.name + "/reduction"] = static_cast<double>(entry.reduction);
+    state[entry.name + "/sync"] = entry.sync ? 1.0 : 0.0;
+  }
+  return state;
+}
+
+void MetricAccumulator::load_state(const std::map<std::string, double>& state) {
+  const std::string suffix = "/sum";
+  for (const auto& [key, sum] : state) {
+    if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string name = key.substr(0, key.size() - suffix.size());
+    auto value = [&](const std::string& field) {
+      const auto it = state.find(name + "/" + field);
+      return it == state.end() ? 0.0 : it->second;
+    };
+    Entry entry{name, at::scalar_tensor(sum, at::kDouble), static_cast<int64_t>(value("weight")),
+                static_cast<Reduction>(static_cast<int>(value("reduction"))), value("sync") != 0.0};
+    if (Entry* existing = find(name)) {
+      *existing = std::move(entry);
+    } else {
+      entries_.push_back(std::move(entry));
+    }
+  }
+}
+
 Metrics MetricAccumulator::compute_and_reset(const std::string& prefix, Reducer* reducer) {
   std::vector<Entry> kept;
   std::vector<Entry> local;

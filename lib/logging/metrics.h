@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +40,12 @@ class MetricAccumulator {
   /// the epoch and, for synced metrics, through `reducer`; then forgets those metrics.
   Metrics compute_and_reset(const std::string& prefix = "", Reducer* reducer = nullptr);
   bool empty() const { return entries_.empty(); }
+  /// Returns what has been accumulated for the metrics whose name starts with `prefix`, as
+  /// "<name>/sum", "<name>/weight", "<name>/reduction" and "<name>/sync" values, so that a
+  /// checkpoint can carry a partial epoch.
+  std::map<std::string, double> state(const std::string& prefix) const;
+  /// Replaces the metrics in `state` (from state()) with the saved values.
+  void load_state(const std::map<std::string, double>& state);
 
  private:
   struct Entry {

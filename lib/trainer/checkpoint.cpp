@@ -168,6 +168,11 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   c10::Dict<std::string, double> scheduler;
   for (const auto& [key, value] : info.scheduler) scheduler.insert(key, value);
   archive.write("scheduler", c10::IValue(scheduler));
+  if (!info.epoch_metrics.empty()) {
+    c10::Dict<std::string, double> epoch_metrics;
+    for (const auto& [key, value] : info.epoch_metrics) epoch_metrics.insert(key, value);
+    archive.write("epoch_metrics", c10::IValue(epoch_metrics));
+  }
   if (!info.grad_scaler.empty()) {
     c10::Dict<std::string, double> grad_scaler;
     for (const auto& [key, value] : info.grad_scaler) grad_scaler.insert(key, value);
@@ -270,6 +275,11 @@ CheckpointInfo read_info_records(const std::string& path, torch::serialize::Inpu
   if (archive.try_read("parameter_dtype", value)) {
     for (const at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16, at::kHalf}) {
       if (value.toStringRef() == c10::toString(dtype)) info.parameter_dtype = dtype;
+    }
+  }
+  if (archive.try_read("epoch_metrics", value)) {
+    for (const auto& entry : value.toGenericDict()) {
+      info.epoch_metrics[entry.key().toStringRef()] = entry.value().toDouble();
     }
   }
   if (archive.try_read("grad_scaler", value)) {

@@ -28,6 +28,7 @@ struct CheckpointInfo {
   std::string config_yaml;     ///< the resolved config of the run that wrote it
   std::map<std::string, double> scheduler;                  ///< LrScheduler::state(); empty without one
   std::map<std::string, double> grad_scaler;                ///< GradScaler::state() of '16-mixed'; else empty
+  std::map<std::string, double> epoch_metrics;  ///< train/ metrics accumulated so far in an unfinished epoch
   std::vector<std::map<std::string, std::string>> callbacks;  ///< Callback::state() of each, in config order
   std::map<std::string, at::Tensor> data;                   ///< DataConnector state (statistics, vocabulary)
   at::Tensor rng_cpu;          ///< CPU generator state; undefined when not saved

@@ -544,6 +544,11 @@ void Trainer::save_state(const std::string& path) {
   info.config_yaml = config_yaml_;
   if (scheduler_) info.scheduler = scheduler_->state();
   if (scaler_->enabled()) info.grad_scaler = scaler_->state();
+  // NOTE: a ddp rank knows only its own share of the epoch's metrics, and only rank 0
+  // saves, so a resumed ddp epoch's train/ means cover the batches after the resume alone.
+  if (!epoch_finished_ && batch_in_epoch_ > 0 && accelerator_.world_size() == 1) {
+    info.epoch_metrics = logger_.epoch_state("train");
+  }
   for (const auto& callback : callbacks_) info.callbacks.push_back(callback->state());
   info.data = data_.state();
   {
@@ -592,6 +597,7 @@ void Trainer::resume_from(const FitOptions& options) {
     spdlog::warn("the checkpoint and the config disagree on lr_scheduler; its state was not restored");
   }
   if (scaler_->enabled() && !info.grad_scaler.empty()) scaler_->load_state(info.grad_scaler);
+  logger_.load_epoch_state(info.epoch_metrics);
   if (info.callbacks.size() == callbacks_.size()) {
     for (size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]->load_state(info.callbacks[i]);
   } else {
