@@ -76,8 +76,11 @@ class LoggerConnector {
     accumulator_.add(name, weighted_sum, weight, /*sync=*/true);
   }
   /// Returns the accumulated values of the metrics of `stage` for a checkpoint taken
-  /// inside an epoch (see MetricAccumulator::state).
-  std::map<std::string, double> epoch_state(const std::string& stage) const { return accumulator_.state(stage + "/"); }
+  /// inside an epoch (see MetricAccumulator::state). With `across_ranks`, a collective,
+  /// they are the totals over every rank of a ddp run.
+  std::map<std::string, double> epoch_state(const std::string& stage, bool across_ranks = false) const {
+    return accumulator_.state(stage + "/", across_ranks ? reducer_.get() : nullptr);
+  }
   /// Restores epoch_state(), so a resumed epoch's metrics cover the batches before the resume too.
   void load_epoch_state(const std::map<std::string, double>& state) { accumulator_.load_state(state); }
   /// Returns the epoch values accumulated so far of the metrics of `stage` ("train" for

@@ -58,10 +58,20 @@ void MetricAccumulator::update(const std::string& name, const at::Tensor& value,
   entry->sync = entry->sync || sync;
 }
 
-std::map<std::string, double> MetricAccumulator::state(const std::string& prefix) const {
-  std::map<std::string, double> state;
+std::map<std::string, double> MetricAccumulator::state(const std::string& prefix, Reducer* reducer) const {
+  std::vector<Entry> selected;
+  std::vector<Entry> synced;
   for (const Entry& entry : entries_) {
     if (entry.name.rfind(prefix, 0) != 0) continue;
+    Entry copy = entry;
+    copy.sum = entry.sum.clone();
+    (entry.sync && reducer != nullptr ? synced : selected).push_back(std::move(copy));
+  }
+  if (reducer != nullptr) reduce_across(synced, *reducer);
+  selected.insert(selected.end(), std::make_move_iterator(synced.begin()), std::make_move_iterator(synced.end()));
+
+  std::map<std::string, double> state;
+  for (const Entry& entry : selected) {
     state[entry.name + "/sum"] = entry.sum.item<double>();
     state[entry.name + "/weight"] = static_cast<double>(entry.weight);
     state[entry.name + "/reduction"] = static_cast<double>(entry.reduction);
@@ -89,6 +99,45 @@ void MetricAccumulator::load_state(const std::map<std::string, double>& state) {
   }
 }
 
+void MetricAccumulator::reduce_across(std::vector<Entry>& synced, Reducer& reducer) {
+  // Every process reduces rank 0's list, in rank 0's order, so the collectives line up.
+  // A process without an entry (it read no batches) contributes the reduction's identity.
+  std::string names;
+  for (const Entry& entry : synced) names += entry.name + '\t' + std::to_string(static_cast<int>(entry.reduction)) + '\n';
+  names = reducer.broadcast_text(names);
+  std::vector<Entry> agreed;
+  for (size_t begin = 0; begin < names.size();) {
+    const size_t tab = names.find('\t', begin);
+    const size_t end = names.find('\n', tab);
+    Entry entry;
+    entry.name = names.substr(begin, tab - begin);
+    entry.reduction = static_cast<Reduction>(std::stoi(names.substr(tab + 1, end - tab - 1)));
+    entry.sync = true;
+    auto it = std::find_if(synced.begin(), synced.end(), [&](const Entry& own) { return own.name == entry.name; });
+    if (it != synced.end()) {
+      entry = std::move(*it);
+    } else {
+      const double identity = entry.reduction == Reduction::max   ? -INFINITY
+                              : entry.reduction == Reduction::min ? INFINITY
+                                                                  : 0.0;
+      entry.sum = at::scalar_tensor(identity, at::kDouble);
+    }
+    if (entry.reduction == Reduction::mean) {
+      // A mean over every process: sum the weighted sums and the weights.
+      at::Tensor pair = at::stack({entry.sum.reshape({}), at::scalar_tensor(static_cast<double>(entry.weight),
+                                                                            entry.sum.options())});
+      reducer.all_reduce(pair, Reduction::sum);
+      entry.sum = pair[0].clone();
+      entry.weight = static_cast<int64_t>(std::llround(pair[1].item<double>()));
+    } else {
+      reducer.all_reduce(entry.sum, entry.reduction);
+    }
+    agreed.push_back(std::move(entry));
+    begin = end + 1;
+  }
+  synced = std::move(agreed);
+}
+
 Metrics MetricAccumulator::compute_and_reset(const std::string& prefix, Reducer* reducer) {
   std::vector<Entry> kept;
   std::vector<Entry> local;
@@ -101,51 +150,17 @@ Metrics MetricAccumulator::compute_and_reset(const std::string& prefix, Reducer*
     }
   }
   entries_ = std::move(kept);
-
-  if (reducer != nullptr) {
-    // Every process reduces rank 0's list, in rank 0's order, so the collectives line up.
-    // A process without an entry (it read no batches) contributes the reduction's identity.
-    std::string names;
-    for (const Entry& entry : synced) names += entry.name + '\t' + std::to_string(static_cast<int>(entry.reduction)) + '\n';
-    names = reducer->broadcast_text(names);
-    std::vector<Entry> agreed;
-    for (size_t begin = 0; begin < names.size();) {
-      const size_t tab = names.find('\t', begin);
-      const size_t end = names.find('\n', tab);
-      Entry entry;
-      entry.name = names.substr(begin, tab - begin);
-      entry.reduction = static_cast<Reduction>(std::stoi(names.substr(tab + 1, end - tab - 1)));
-      entry.sync = true;
-      auto it = std::find_if(synced.begin(), synced.end(), [&](const Entry& own) { return own.name == entry.name; });
-      if (it != synced.end()) {
-        entry = std::move(*it);
-      } else {
-        const double identity = entry.reduction == Reduction::max   ? -INFINITY
-                                : entry.reduction == Reduction::min ? INFINITY
-                                                                    : 0.0;
-        entry.sum = at::scalar_tensor(identity, at::kDouble);
-      }
-      agreed.push_back(std::move(entry));
-      begin = end + 1;
-    }
-    synced = std::move(agreed);
-  }
+  if (reducer != nullptr) reduce_across(synced, *reducer);
 
   Metrics result;
   for (std::vector<Entry>* group : {&synced, &local}) {
     for (Entry& entry : *group) {
-      const bool reduce = entry.sync && reducer != nullptr;
       if (entry.reduction != Reduction::mean) {
-        if (reduce) reducer->all_reduce(entry.sum, entry.reduction);
         result.emplace_back(entry.name, entry.sum.item<double>());
         continue;
       }
-      // A mean over every process: sum the weighted sums and the weights, then divide.
-      at::Tensor pair = at::stack({entry.sum.reshape({}), at::scalar_tensor(static_cast<double>(entry.weight),
-                                                                            entry.sum.options())});
-      if (reduce) reducer->all_reduce(pair, Reduction::sum);
-      const double sum = pair[0].item<double>();
-      const double weight = pair[1].item<double>();
+      const double sum = entry.sum.item<double>();
+      const auto weight = static_cast<double>(entry.weight);
       result.emplace_back(entry.name, weight > 0 ? sum / weight : std::nan(""));
     }
   }

@@ -42,8 +42,9 @@ class MetricAccumulator {
   bool empty() const { return entries_.empty(); }
   /// Returns what has been accumulated for the metrics whose name starts with `prefix`, as
   /// "<name>/sum", "<name>/weight", "<name>/reduction" and "<name>/sync" values, so that a
-  /// checkpoint can carry a partial epoch.
-  std::map<std::string, double> state(const std::string& prefix) const;
+  /// checkpoint can carry a partial epoch. With `reducer` (a collective: every process
+  /// calls it), synced metrics hold the totals over every process.
+  std::map<std::string, double> state(const std::string& prefix, Reducer* reducer = nullptr) const;
   /// Replaces the metrics in `state` (from state()) with the saved values.
   void load_state(const std::map<std::string, double>& state);
 
@@ -56,6 +57,9 @@ class MetricAccumulator {
     bool sync = false;
   };
   Entry* find(const std::string& name);
+  /// Replaces `synced` with rank 0's list of metrics, each reduced over every process
+  /// (a mean's weighted sum and weight are summed).
+  static void reduce_across(std::vector<Entry>& synced, Reducer& reducer);
   std::vector<Entry> entries_;
 };
 

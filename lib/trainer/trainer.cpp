@@ -225,6 +225,11 @@ logging::Metrics Trainer::fit(const std::string& config_yaml, const FitOptions& 
   }
 
   const bool stopped_mid_epoch = batch_in_epoch_ > 0;
+  if (stopped_mid_epoch && accelerator_.world_size() > 1) {
+    // Every rank stops after the same step, so all take part in this reduction. Rank 0
+    // saves the totals, and a resume restores them on rank 0 alone.
+    ddp_epoch_metrics_ = logger_.epoch_state("train", /*across_ranks=*/true);
+  }
   if (plan.write_checkpoints && !checkpoint_dir_.empty() && (stopped_mid_epoch || last_checkpoint_.empty() || stop_signal_ != 0)) {
     save_state((std::filesystem::path(checkpoint_dir_) / "last.ckpt").string());  // always resumable
   }
@@ -544,10 +549,11 @@ void Trainer::save_state(const std::string& path) {
   info.config_yaml = config_yaml_;
   if (scheduler_) info.scheduler = scheduler_->state();
   if (scaler_->enabled()) info.grad_scaler = scaler_->state();
-  // NOTE: a ddp rank knows only its own share of the epoch's metrics, and only rank 0
-  // saves, so a resumed ddp epoch's train/ means cover the batches after the resume alone.
-  if (!epoch_finished_ && batch_in_epoch_ > 0 && accelerator_.world_size() == 1) {
-    info.epoch_metrics = logger_.epoch_state("train");
+  if (!epoch_finished_ && batch_in_epoch_ > 0) {
+    // NOTE: a ddp checkpoint written by a callback inside an epoch carries no partial
+    // metrics, because rank 0 has only its own share. After resuming from one, that
+    // epoch's train/ means cover the batches after the resume alone.
+    info.epoch_metrics = accelerator_.world_size() == 1 ? logger_.epoch_state("train") : ddp_epoch_metrics_;
   }
   for (const auto& callback : callbacks_) info.callbacks.push_back(callback->state());
   info.data = data_.state();
@@ -597,7 +603,8 @@ void Trainer::resume_from(const FitOptions& options) {
     spdlog::warn("the checkpoint and the config disagree on lr_scheduler; its state was not restored");
   }
   if (scaler_->enabled() && !info.grad_scaler.empty()) scaler_->load_state(info.grad_scaler);
-  logger_.load_epoch_state(info.epoch_metrics);
+  // The saved values are totals over every rank, so only one rank takes them.
+  if (accelerator_.is_global_zero()) logger_.load_epoch_state(info.epoch_metrics);
   if (info.callbacks.size() == callbacks_.size()) {
     for (size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]->load_state(info.callbacks[i]);
   } else {

@@ -3,6 +3,7 @@
 /// uses the three connectors for devices, data and logging, and never hands itself to them.
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -153,6 +154,9 @@ class Trainer {
   bool fitting_ = false;  ///< inside fit(): evaluation runs to its end before a signal stops the loop
   std::string stop_reason_;
   callbacks::MetricHistory history_;
+  /// A ddp run's partial-epoch train/ metrics, totalled over the ranks when fit stops
+  /// inside an epoch, for the checkpoint saved then.
+  std::map<std::string, double> ddp_epoch_metrics_;
   logging::Metrics best_metrics_;
   std::string config_yaml_;
   std::string checkpoint_dir_;

@@ -110,6 +110,19 @@ TMPDIR="$WORK/tmp" "$TRAINER" predict "${BASE[@]}" --trainer.run_name=predict_de
 check "predict with fast_dev_run exits 0" equal "$?" 0
 check "predict with fast_dev_run writes no file" equal "$(ls "$WORK/tmp" | grep -c predictions)" 0
 
+# ---- a ddp run stopped inside an epoch and resumed logs that epoch's full train/loss ----
+# 30 batches an epoch per rank; max_steps=45 stops in the middle of epoch 1.
+last_train_loss() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train/loss") c = i; next }
+                             $c != "" { value = $c } END { print value }' "$1/metrics.csv"; }
+PARTIAL=(--config "$CONFIGS/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" --trainer.max_epochs=2
+         --trainer.limit_train_batches=30 --trainer.limit_val_batches=2 "${DDP[@]}")
+WHOLE=$("$TRAINER" fit "${PARTIAL[@]}" --trainer.run_name=partial_whole 2>/dev/null | tail -n 1)
+"$TRAINER" fit "${PARTIAL[@]}" --trainer.run_name=partial --trainer.max_steps=45 >/dev/null 2>&1
+RESUMED=$("$TRAINER" fit "${PARTIAL[@]}" --trainer.run_name=partial --ckpt_path last 2>/dev/null | tail -n 1)
+echo "     ddp epoch 1 train/loss: uninterrupted $(last_train_loss "$WHOLE"), resumed $(last_train_loss "$RESUMED")"
+check "a resumed ddp epoch's train/loss equals the uninterrupted one (1e-9)" awk -v a="$(last_train_loss "$WHOLE")" \
+  -v b="$(last_train_loss "$RESUMED")" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d < 1e-9 * a) }'
+
 # ---- model_checkpoint: rank 0 keeps the newest; rank 1 touches no file ----
 # Without a monitor, save_top_k 1 evicts epoch=0.ckpt at epoch 1. Rank 1 has no checkpoint
 # folder, so an eviction there would hit the decoy in the working folder.
