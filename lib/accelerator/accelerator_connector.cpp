@@ -18,13 +18,6 @@
 namespace trainer::accelerator {
 namespace {
 
-/// Returns the listed device ids as "0,1" (the config stores a one-id list as "0,").
-std::string ids_text(const config::DeviceRequest& devices) {
-  std::string text;
-  for (const int64_t id : devices.ids) text += (text.empty() ? "" : ",") + std::to_string(id);
-  return text;
-}
-
 /// Returns the CUDA device index of the process with `local_rank`: its entry in the id
 /// list of trainer.devices, or the local rank itself when no ids are listed.
 int64_t cuda_index(const config::DeviceRequest& devices, int64_t local_rank) {
@@ -32,7 +25,7 @@ int64_t cuda_index(const config::DeviceRequest& devices, int64_t local_rank) {
   if (!devices.ids.empty()) {
     if (local_rank >= static_cast<int64_t>(devices.ids.size())) {
       throw DeviceError("local rank " + std::to_string(local_rank) + " has no device in trainer.devices '" +
-                        ids_text(devices) + "', which lists " + std::to_string(devices.ids.size()) +
+                        config::device_ids_text(devices) + "', which lists " + std::to_string(devices.ids.size()) +
                         " ids; start one process per listed device on each node");
     }
     index = devices.ids[static_cast<size_t>(local_rank)];
@@ -66,12 +59,12 @@ bool resolve_use_cuda(const config::AcceleratorSettings& settings, const config:
   if (devices.ids.empty() || use_cuda) return use_cuda;
 
   if (requested == "cpu") {
-    throw UsageError("trainer.devices lists the device ids '" + ids_text(devices) +
+    throw UsageError("trainer.devices lists the device ids '" + config::device_ids_text(devices) +
                      "', which select CUDA devices, but trainer.accelerator is 'cpu'; give a number of processes "
                      "such as --trainer.devices=" + std::to_string(devices.count) +
                      ", or set --trainer.accelerator=cuda");
   }
-  throw DeviceError("trainer.devices lists the CUDA device ids '" + ids_text(devices) +
+  throw DeviceError("trainer.devices lists the CUDA device ids '" + config::device_ids_text(devices) +
                     "', but LibTorch found no CUDA device, so trainer.accelerator 'auto' chose the CPU; give a "
                     "number of processes such as --trainer.devices=" + std::to_string(devices.count) +
                     " to run on the CPU");
@@ -153,15 +146,19 @@ AcceleratorConnector::AcceleratorConnector(const config::AcceleratorSettings& se
 
 AcceleratorConnector::~AcceleratorConnector() = default;
 
-void AcceleratorConnector::prepare(torch::nn::Module& module) const {
-  module.to(device_);
+void convert_floating_tensors(torch::nn::Module& module, at::ScalarType dtype) {
   torch::NoGradGuard no_grad;
   for (at::Tensor tensor : module.parameters()) {
-    if (tensor.is_floating_point() && tensor.scalar_type() != dtype()) tensor.set_data(tensor.to(dtype()));
+    if (tensor.is_floating_point() && tensor.scalar_type() != dtype) tensor.set_data(tensor.to(dtype));
   }
   for (at::Tensor tensor : module.buffers()) {
-    if (tensor.is_floating_point() && tensor.scalar_type() != dtype()) tensor.set_data(tensor.to(dtype()));
+    if (tensor.is_floating_point() && tensor.scalar_type() != dtype) tensor.set_data(tensor.to(dtype));
   }
+}
+
+void AcceleratorConnector::prepare(torch::nn::Module& module) const {
+  module.to(device_);
+  convert_floating_tensors(module, dtype());
 }
 
 std::unique_ptr<GradientReducer> AcceleratorConnector::make_gradient_reducer(

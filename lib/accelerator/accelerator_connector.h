@@ -102,6 +102,10 @@ int64_t requested_processes(const config::AcceleratorSettings& settings);
 /// launcher calls it, so a bad setting is reported once instead of by every rank.
 void check_accelerator_settings(const config::AcceleratorSettings& settings);
 
+/// Converts the floating-point parameters and buffers of `module` to `dtype` in place;
+/// integer buffers (BatchNorm's num_batches_tracked) keep their type.
+void convert_floating_tensors(torch::nn::Module& module, at::ScalarType dtype);
+
 /// Seeds every random generator LibTorch has (CPU and, where present, CUDA).
 void seed_everything(uint64_t seed);
 

@@ -57,7 +57,7 @@ class ProcessGroup {
   /// Combines `tensor` across every rank in place (sum, max or min; mean is rejected).
   void all_reduce(at::Tensor& tensor, logging::Reduction reduction);
 
-  /// A collective started by all_reduce_sum_async; the tensor holds the result after wait().
+  /// A collective started by all_reduce_sum_async. After wait(), the tensor contains the result.
   class Pending {
    public:
     virtual ~Pending() = default;
@@ -71,7 +71,7 @@ class ProcessGroup {
   /// Returns rank 0's `text` on every rank.
   std::string broadcast_text(const std::string& text);
   /// Returns every rank's `rows`, in rank order, on every rank. The ranks may have
-  /// different numbers of rows but must agree on dtype and the other dimensions; a rank
+  /// different numbers of rows but must agree on dtype and the other dimensions. A rank
   /// with none may pass an undefined tensor, which then takes rank 0's dtype and shape.
   std::vector<at::Tensor> all_gather_rows(const at::Tensor& rows);
 

@@ -412,10 +412,8 @@ void check_cross_fields(const ExperimentSettings& settings, const Node& merged, 
   if (!devices) {
     problems.push_back({origin_of_key(merged, "trainer.devices"), "trainer.devices", devices_problem});
   } else if (!devices->ids.empty() && accelerator.accelerator == "cpu") {
-    std::string ids;
-    for (const int64_t id : devices->ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     problems.push_back({origin_of_key(merged, "trainer.devices"), "trainer.devices, trainer.accelerator",
-                        "device ids '" + ids + "' select CUDA devices, but trainer.accelerator is 'cpu'; give a "
+                        "device ids '" + device_ids_text(*devices) + "' select CUDA devices, but trainer.accelerator is 'cpu'; give a "
                             "number of processes such as " + std::to_string(devices->count) +
                             ", or set trainer.accelerator to 'cuda'"});
   }

@@ -58,6 +58,12 @@ DeviceRequest parse_devices(const std::string& devices) {
   return *request;
 }
 
+std::string device_ids_text(const DeviceRequest& request) {
+  std::string text;
+  for (const int64_t id : request.ids) text += (text.empty() ? "" : ",") + std::to_string(id);
+  return text;
+}
+
 int64_t BatchLimit::resolve(int64_t available) const {
   if (!is_fraction) return std::min<int64_t>(available, static_cast<int64_t>(value));
   return static_cast<int64_t>(std::floor(value * static_cast<double>(available)));

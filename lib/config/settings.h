@@ -66,6 +66,8 @@ std::optional<DeviceRequest> try_parse_devices(const std::string& devices, std::
 
 /// try_parse_devices that throws UsageError("trainer.devices: <problem>") for an invalid value.
 DeviceRequest parse_devices(const std::string& devices);
+/// Returns the listed ids of `request` as "0,1", for messages (a one-id list is stored as "0,").
+std::string device_ids_text(const DeviceRequest& request);
 
 /// Console and metric files. YAML keys under `trainer:`.
 struct LoggerSettings {

@@ -4,7 +4,6 @@
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
-#include <torch/utils.h>
 #include <torch/version.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
@@ -16,6 +15,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "accelerator/accelerator_connector.h"
 #include "core/atomic_file.h"
 #include "core/errors.h"
 
@@ -35,16 +35,6 @@ c10::optional<at::ScalarType> floating_dtype(const torch::nn::Module& model) {
     if (tensor.is_floating_point()) return tensor.scalar_type();
   }
   return c10::nullopt;
-}
-
-void convert_floating(torch::nn::Module& model, at::ScalarType dtype) {
-  torch::NoGradGuard no_grad;
-  for (at::Tensor tensor : model.parameters()) {
-    if (tensor.is_floating_point()) tensor.set_data(tensor.to(dtype));
-  }
-  for (at::Tensor tensor : model.buffers()) {
-    if (tensor.is_floating_point()) tensor.set_data(tensor.to(dtype));
-  }
 }
 
 std::string dtype_name(at::ScalarType dtype) {
@@ -377,7 +367,7 @@ CheckpointInfo load_checkpoint(const std::string& path, torch::nn::Module& model
                             dtype_name(*model_dtype) + " (trainer.precision differs); resume with the precision "
                             "the checkpoint was trained with, because its optimizer state has that dtype");
     }
-    convert_floating(model, *info.parameter_dtype);
+    accelerator::convert_floating_tensors(model, *info.parameter_dtype);
   }
 
   // Module::load replaces each tensor with the stored one, whatever its shape, so a

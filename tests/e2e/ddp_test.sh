@@ -112,8 +112,6 @@ check "predict with fast_dev_run writes no file" equal "$(ls "$WORK/tmp" | grep 
 
 # ---- a ddp run stopped inside an epoch and resumed logs that epoch's full train/loss ----
 # 30 batches an epoch per rank; max_steps=45 stops in the middle of epoch 1.
-last_train_loss() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train/loss") c = i; next }
-                             $c != "" { value = $c } END { print value }' "$1/metrics.csv"; }
 PARTIAL=(--config "$CONFIGS/fashion_mnist_mlp.yaml" --trainer.default_root_dir="$WORK/runs" --trainer.max_epochs=2
          --trainer.limit_train_batches=30 --trainer.limit_val_batches=2 "${DDP[@]}")
 WHOLE=$("$TRAINER" fit "${PARTIAL[@]}" --trainer.run_name=partial_whole 2>/dev/null | tail -n 1)
@@ -148,7 +146,7 @@ echo "     weights after 30 steps: $difference"
 check "2 ranks x 32 match 1 process x 64 (max abs diff < 1e-5)" \
   less_than "$(echo "$difference" | sed -n 's/.*max_abs_diff=\([^ ]*\).*/\1/p')" 1e-5
 # Buckets of 0.05 MB split the MLP's 0.8 MB of gradients into about 16 all-reduces, most of
-# them started while backward still runs; the weights must not change.
+# them started while backward still runs. The weights must not change.
 BUCKETS=$("$TRAINER" fit "${SGD[@]}" --trainer.run_name=sgd2_buckets --data.init_args.batch_size=32 "${DDP[@]}" \
           --trainer.bucket_cap_mb=0.05 --trainer.accumulate_grad_batches=2 2>/dev/null | tail -n 1)
 ONE_ACC=$("$TRAINER" fit "${SGD[@]}" --trainer.run_name=sgd1_acc --data.init_args.batch_size=64 \

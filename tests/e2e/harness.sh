@@ -30,3 +30,8 @@ finish() {  # prints "N passed, N failed, N skipped" and exits non-zero on any f
   echo "$passed passed, $failed failed, $skipped skipped"
   [[ $failed -eq 0 ]]
 }
+
+last_train_loss() {  # last_train_loss RUN_DIR: the newest epoch train/loss in RUN_DIR/metrics.csv
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train/loss") c = i; next }
+           $c != "" { value = $c } END { print value }' "$1/metrics.csv"
+}

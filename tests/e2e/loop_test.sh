@@ -61,8 +61,6 @@ check "max_time leaves a resumable checkpoint" test -s "$(tail -n 1 "$WORK/time.
 
 # ---- a resumed epoch's train/loss covers the batches before the resume too ----
 # Stopped by max_steps at step 30, inside epoch 1 (20 batches an epoch), then resumed.
-last_train_loss() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train/loss") c = i; next }
-                             $c != "" { value = $c } END { print value }' "$1/metrics.csv"; }
 FULL=$("$TRAINER" fit "${BASE[@]}" --trainer.run_name=epoch_full --trainer.max_epochs=2 2>/dev/null | tail -n 1)
 "$TRAINER" fit "${BASE[@]}" --trainer.run_name=epoch_resume --trainer.max_epochs=2 --trainer.max_steps=30 >/dev/null 2>&1
 RESUMED=$("$TRAINER" fit "${BASE[@]}" --trainer.run_name=epoch_resume --trainer.max_epochs=2 --ckpt_path last \
